@@ -1,0 +1,66 @@
+"""Aidants Connect-like mandate service: the application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from aidants import clock, db
+from aidants.config import load_config
+from aidants.security.crypto import KeyRing
+
+ROOT = Path(__file__).resolve().parent.parent
+csrf = CSRFProtect()
+babel = Babel()
+
+
+def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Flask:
+    """Build the app: config → extensions → database → blueprints (the CLI is aidants.cli)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=os.environ.get("AIDANTS_INSTANCE", str(ROOT / "instance")),
+    )
+    app.config.update(load_config(environ if environ is not None else os.environ, Path(app.instance_path)))
+    app.config.update(overrides or {})
+    _configure_logging(app)
+    app.extensions["seed_keyring"] = KeyRing.parse(app.config["SEED_ENCRYPTION_KEYS"])
+    app.extensions.setdefault("clock", clock.SystemClock())
+    if app.config["TRUST_PROXY_HOPS"]:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=app.config["TRUST_PROXY_HOPS"], x_proto=app.config["TRUST_PROXY_HOPS"]
+        )
+    csrf.init_app(app)
+    babel.init_app(app)
+    db.init_app(app)
+    _register_blueprints(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from aidants import web
+    from aidants.accounts.views import bp as accounts_bp
+
+    web.init_app(app)
+    app.register_blueprint(accounts_bp)
+    if app.config["DEV_OUTBOX"]:
+        from aidants.dev_views import bp as dev_bp
+
+        app.register_blueprint(dev_bp)
+
+
+def _configure_logging(app: Flask) -> None:
+    """Plain lines on stderr that an operator can grep; never secrets."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=os.environ.get("LOG_LEVEL", "INFO"),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )

@@ -1,0 +1,1 @@
+"""Aidants, their sign-in, sessions and TOTP devices (cards and apps)."""

@@ -1,0 +1,140 @@
+"""Importing physical TOTP cards from the maker's CSV file: all rows checked first, then all or nothing.
+
+File format: a header with ``serial_number,seed`` and optionally ``step,digits``
+(defaults 60 and 6); the seed in hexadecimal or base32. Duplicates, inside the
+file or with cards already known, are bad rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from aidants import db
+from aidants.accounts import devices
+from aidants.accounts.models import TotpDevice
+from aidants.journal import services as journal
+from aidants.security import totp
+
+REQUIRED_COLUMNS = ("serial_number", "seed")
+OPTIONAL_COLUMNS = ("step", "digits")
+ALLOWED_STEPS = (30, 60)
+ALLOWED_DIGITS = (6, 8)
+BATCH = 5000
+
+
+@dataclass(frozen=True)
+class CardRow:
+    """A valid card, ready to store."""
+
+    line: int
+    serial_number: str
+    seed: bytes
+    period: int
+    digits: int
+
+
+@dataclass
+class CardFile:
+    """The outcome of reading a file: the valid cards and the bad lines with reasons."""
+
+    cards: list[CardRow] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+class CardFileError(ValueError):
+    """A file that cannot be read at all (no header, wrong columns, not text)."""
+
+
+def read_card_file(text: str) -> CardFile:
+    """Check every row of a card file; nothing is written here."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [name.strip() for name in (reader.fieldnames or [])]
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        raise CardFileError(f"en-tête attendu « serial_number,seed[,step,digits] » ; il manque : {', '.join(missing)}")
+    unknown = [name for name in header if name not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    if unknown:
+        raise CardFileError(f"colonne(s) inconnue(s) : {', '.join(unknown)}")
+    reader.fieldnames = header
+    result, seen = CardFile(), set[str]()
+    for row in reader:
+        line = reader.line_num
+        try:
+            card = _read_row(row, line)
+        except ValueError as exc:
+            result.errors.append((line, str(exc)))
+            continue
+        if card.serial_number in seen:
+            result.errors.append((line, f"numéro de série {card.serial_number} en double dans le fichier"))
+            continue
+        seen.add(card.serial_number)
+        result.cards.append(card)
+    known = dict(_already_known(result.cards))
+    result.errors.extend((line, f"numéro de série {serial} déjà connu") for line, serial in known.items())
+    known_serials = set(known.values())
+    result.cards = [card for card in result.cards if card.serial_number not in known_serials]
+    result.errors.sort()
+    return result
+
+
+def _read_row(row: dict[str, str | None], line: int) -> CardRow:
+    if None in row:
+        raise ValueError("trop de colonnes sur cette ligne")
+    serial = (row.get("serial_number") or "").strip()
+    if not serial:
+        raise ValueError("numéro de série vide")
+    if len(serial) > 64 or not serial.isprintable():
+        raise ValueError("numéro de série illisible ou trop long (64 caractères au plus)")
+    try:
+        seed = totp.parse_seed(row.get("seed") or "")
+    except totp.SeedError as exc:
+        raise ValueError(str(exc)) from exc
+    period = _int(row.get("step"), 60, ALLOWED_STEPS, "step")
+    digits = _int(row.get("digits"), 6, ALLOWED_DIGITS, "digits")
+    return CardRow(line, serial, seed, period, digits)
+
+
+def _int(value: str | None, default: int, allowed: tuple[int, ...], name: str) -> int:
+    if value is None or not value.strip():
+        return default
+    if not value.strip().isdigit() or int(value) not in allowed:
+        raise ValueError(f"{name} doit valoir {' ou '.join(map(str, allowed))}")
+    return int(value)
+
+
+def _already_known(cards: list[CardRow]) -> Iterable[tuple[int, str]]:
+    by_serial = {card.serial_number: card.line for card in cards}
+    serials = list(by_serial)
+    for start in range(0, len(serials), BATCH):
+        chunk = serials[start : start + BATCH]
+        statement = sa.select(TotpDevice.serial_number).where(TotpDevice.serial_number.in_(chunk))
+        for serial in db.session().scalars(statement):
+            if serial is not None:
+                yield by_serial[serial], serial
+
+
+def store_cards(cards: list[CardRow], now: dt.datetime, aidant_id: int | None = None,
+                progress: Callable[[int], None] | None = None) -> int:
+    """Insert valid cards in stock (seeds encrypted), with one journal entry for the batch."""
+    session = db.session()
+    for start in range(0, len(cards), BATCH):
+        chunk = cards[start : start + BATCH]
+        session.execute(sa.insert(TotpDevice), [
+            {
+                "kind": "card", "serial_number": card.serial_number, "status": "stock",
+                "period": card.period, "digits": card.digits, "drift": 0,
+                "seed_encrypted": devices.encrypt_seed("card", card.seed), "created_at": now,
+            }
+            for card in chunk
+        ])
+        if progress:
+            progress(len(chunk))
+    journal.append("import_totp_cards", now=now, actor_kind="staff" if aidant_id else "system",
+                   aidant_id=aidant_id, extra={"count": len(cards)})
+    return len(cards)

@@ -1,0 +1,149 @@
+"""Sign-in, sign-out, activity check, the aidant's space and their TOTP devices."""
+
+from __future__ import annotations
+
+import segno
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from aidants import clock, db, mail
+from aidants.accounts import devices
+from aidants.accounts import services as accounts
+from aidants.accounts.forms import CardForm, CodeForm, ConfirmForm, LoginForm
+from aidants.web import client_ip, login_required, render_error, safe_next, sensitive
+
+bp = Blueprint("accounts", __name__)
+
+GENERIC_FAILURE = ("Adresse e-mail ou code incorrect, ou compte temporairement bloqué. "
+                   "Vérifiez votre saisie et réessayez avec le code suivant.")
+
+
+def _code(form: CodeForm | LoginForm) -> str:
+    return "".join(form.code.data.split())
+
+
+@bp.get("/")
+def home() -> str | Response:
+    if g.aidant is not None:
+        return redirect(url_for("accounts.dashboard"))
+    return render_template("home.html")
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+def login() -> str | Response | tuple[str, int]:
+    if g.aidant is not None:
+        return redirect(url_for("accounts.dashboard"))
+    form = LoginForm(next=request.args.get("next", ""))
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form)
+    now = clock.now()
+    target = safe_next(form.next.data, "")
+    attempt = accounts.request_login(form.email.data, _code(form), client_ip(), now, target)
+    db.commit()
+    if attempt.retry_after:
+        return render_template("auth/login.html", form=form, retry_after=attempt.retry_after), 429
+    if not attempt.ok or attempt.aidant is None or attempt.link_token is None:
+        form.form_errors.append(GENERIC_FAILURE)
+        return render_template("auth/login.html", form=form), 200
+    link = url_for("accounts.login_link", token=attempt.link_token, _external=True)
+    mail.send(attempt.aidant.email, "Votre lien de connexion à Aidants Connect",
+              render_template("auth/login_email.txt", aidant=attempt.aidant, link=link), now)
+    return render_template("auth/link_sent.html", email=attempt.aidant.email)
+
+
+@bp.route("/connexion/lien/<token>", methods=["GET", "POST"])
+def login_link(token: str) -> str | Response | tuple[str, int]:
+    """Show a button first: mail scanners that open links must not spend them."""
+    form = ConfirmForm()
+    now = clock.now()
+    if request.method == "GET" or not form.validate_on_submit():
+        if accounts.peek_login_link(token, now) is None:
+            return _link_unusable()
+        return render_template("auth/link_confirm.html", form=form)
+    opened = accounts.use_login_link(token, client_ip(), now)
+    if opened is None:
+        db.session().rollback()
+        return _link_unusable()
+    db.commit()
+    session.clear()
+    session.permanent = True
+    session["sid"] = opened.token
+    flash(f"Bienvenue, {opened.aidant.first_name}.", "success")
+    return redirect(safe_next(opened.next_url, url_for("accounts.dashboard")))
+
+
+def _link_unusable() -> tuple[str, int]:
+    return render_error(400, "Ce lien de connexion n'est plus valable : il a déjà servi ou a expiré "
+                             "(il vaut 5 minutes). Connectez-vous à nouveau pour en recevoir un autre.")
+
+
+@bp.route("/connexion/verification", methods=["GET", "POST"])
+@login_required
+def reverify() -> str | Response:
+    form = CodeForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        ok = accounts.reverify(g.aidant_session, _code(form), clock.now())
+        db.commit()
+        if ok:
+            return redirect(safe_next(form.next.data, url_for("accounts.dashboard")))
+        if g.aidant_session.revoked_at is not None:
+            session.clear()
+            flash("Trop de codes erronés : votre compte est bloqué pendant 15 minutes.", "error")
+            return redirect(url_for("accounts.login"))
+        form.code.errors = ["Ce code n'est pas valable. Attendez le code suivant et réessayez."]
+    return render_template("auth/reverify.html", form=form)
+
+
+@bp.post("/deconnexion")
+@login_required
+def logout() -> Response:
+    accounts.logout(g.aidant_session, clock.now())
+    db.commit()
+    session.clear()
+    flash("Vous êtes déconnecté. Vos sessions ouvertes sur d'autres postes sont fermées aussi.", "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.get("/espace-aidant")
+@login_required
+def dashboard() -> str:
+    return render_template("accounts/dashboard.html", devices=devices.usable_devices(g.aidant))
+
+
+@bp.route("/espace-aidant/application", methods=["GET", "POST"])
+@sensitive
+def enrol_app() -> str | Response:
+    """Show the QR code of a pending app device (kept across reloads) until a code confirms it."""
+    form = CodeForm()
+    now = clock.now()
+    enrolment = devices.pending_enrolment(g.aidant)
+    if enrolment is not None and form.validate_on_submit():
+        if devices.confirm_app_enrolment(g.aidant, _code(form), now):
+            db.commit()
+            flash("Votre application est activée : vous pouvez l'utiliser pour vous connecter.", "success")
+            return redirect(url_for("accounts.dashboard"))
+        form.code.errors = ["Ce code ne correspond pas. Vérifiez l'heure de votre téléphone et réessayez."]
+    if enrolment is None:
+        enrolment = devices.start_app_enrolment(g.aidant, now)
+        db.commit()
+    qr = segno.make(enrolment.uri, error="m").svg_data_uri(scale=4, border=2)
+    return render_template("accounts/enrol_app.html", form=form, qr=qr, secret=enrolment.secret)
+
+
+@bp.route("/espace-aidant/carte", methods=["GET", "POST"])
+@sensitive
+def activate_card() -> str | Response:
+    form = CardForm()
+    if form.validate_on_submit():
+        error = devices.activate_card(
+            g.aidant, form.serial_number.data, "".join(form.first_code.data.split()),
+            "".join(form.second_code.data.split()), clock.now(),
+        )
+        if error is None:
+            db.commit()
+            flash("Votre carte est activée : vous pouvez l'utiliser pour vous connecter.", "success")
+            return redirect(url_for("accounts.dashboard"))
+        db.session().rollback()
+        current_app.logger.info("card activation refused for aidant %s", g.aidant.id)
+        form.form_errors.append(error)
+    return render_template("accounts/activate_card.html", form=form)

@@ -1,0 +1,207 @@
+"""The ``aidants`` command: operations for developers and operators. Each command calls a service."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import segno
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from tqdm import tqdm
+
+from aidants import clock, db, migrate
+from aidants.accounts import cards, devices
+from aidants.accounts import services as accounts
+from aidants.journal import checkpoint as checkpoints
+from aidants.journal import services as journal
+from aidants.organisations import services as organisations
+from aidants.security import totp
+
+
+def _create_app() -> Flask:
+    from aidants import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def main() -> None:
+    """Aidants Connect: operations on the mandate service."""
+
+
+def _fail(message: str) -> None:
+    click.secho(message, fg="red", err=True)
+    sys.exit(1)
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    migrate.upgrade(db.engine())
+    click.echo("Base de données à jour.")
+
+
+@click.command("create-organisation")
+@click.option("--name", required=True)
+@click.option("--siret", required=True)
+@click.option("--address", default="")
+@click.option("--zipcode", default="")
+@click.option("--city", default="")
+@with_appcontext
+def create_organisation(name: str, siret: str, address: str, zipcode: str, city: str) -> None:
+    """Create a structure."""
+    try:
+        organisation = organisations.create_organisation(
+            name=name, siret=siret, address=address, zipcode=zipcode, city=city, now=clock.now())
+    except organisations.OrganisationError as exc:
+        _fail(str(exc))
+    db.commit()
+    click.echo(f"Structure créée : {organisation.name} (SIRET {organisation.siret}).")
+
+
+@click.command("create-aidant")
+@click.option("--email", required=True)
+@click.option("--first-name", required=True)
+@click.option("--last-name", required=True)
+@click.option("--organisation", "siret", required=True, help="SIRET of the aidant's structure")
+@click.option("--profession", default="")
+@click.option("--referent", is_flag=True, help="also référent of the structure")
+@click.option("--staff", is_flag=True, help="member of the national staff")
+@click.option("--app", "with_app", is_flag=True, help="enrol an authenticator app now and print its QR code")
+@with_appcontext
+def create_aidant(email: str, first_name: str, last_name: str, siret: str, profession: str, referent: bool,
+                  staff: bool, with_app: bool) -> None:
+    """Create an aidant (they sign in with a card or an app, never a password)."""
+    organisation = organisations.find_by_siret(siret)
+    if organisation is None:
+        _fail(f"Aucune structure ne porte le SIRET {siret}.")
+        return
+    if accounts.find_aidant(email) is not None:
+        _fail(f"Un compte existe déjà pour {email}.")
+    now = clock.now()
+    aidant = accounts.create_aidant(email=email, first_name=first_name, last_name=last_name,
+                                    organisation=organisation, profession=profession, is_referent=referent,
+                                    is_staff=staff, now=now)
+    enrolment = devices.start_app_enrolment(aidant, now) if with_app else None
+    if enrolment:
+        enrolment.device.status, enrolment.device.activated_at = "active", now
+    db.commit()
+    click.echo(f"Aidant créé : {aidant.email}.")
+    if enrolment:
+        click.echo("Scannez ce QR code avec l'application d'authentification de l'aidant :")
+        segno.make(enrolment.uri, error="m").terminal(compact=True)
+        click.echo(f"ou saisissez la clé : {enrolment.secret}")
+
+
+@click.command("import-cards")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-invalid", is_flag=True, help="import the valid rows even when some are bad")
+@with_appcontext
+def import_cards(path: Path, skip_invalid: bool) -> None:
+    """Import physical TOTP cards from the maker's CSV (serial_number,seed[,step,digits])."""
+    try:
+        parsed = cards.read_card_file(path.read_text(encoding="utf-8"))
+    except (cards.CardFileError, UnicodeDecodeError) as exc:
+        _fail(f"{path} : fichier illisible : {exc}")
+        return
+    for line, reason in parsed.errors:
+        click.secho(f"ligne {line} : {reason}", fg="yellow", err=True)
+    if parsed.errors and not skip_invalid:
+        _fail(f"{len(parsed.errors)} ligne(s) invalide(s) : aucune carte importée "
+              "(corrigez le fichier, ou relancez avec --skip-invalid).")
+    with tqdm(total=len(parsed.cards), unit="carte", disable=None, file=sys.stderr) as bar:
+        count = cards.store_cards(parsed.cards, clock.now(), progress=bar.update)
+    db.commit()
+    click.echo(f"{count} carte(s) importée(s), {len(parsed.errors)} ligne(s) ignorée(s).")
+
+
+@click.command("totp-code")
+@click.argument("email")
+@with_appcontext
+def totp_code(email: str) -> None:
+    """Show the current code of a demo aidant's app (development only)."""
+    if current_app.config["ENV_IS_PRODUCTION"]:
+        _fail("Commande refusée en production.")
+    aidant = accounts.find_aidant(email)
+    found = devices.usable_devices(aidant) if aidant else []
+    if not found:
+        _fail(f"Aucun appareil actif pour {email}.")
+    device = found[0]
+    step = totp.step_at(clock.now(), device.period) + device.drift
+    click.echo(totp.code_for_step(devices.seed_of(device), step, device.digits))
+
+
+@click.command("demo")
+@with_appcontext
+def demo() -> None:
+    """Load the demo dataset (idempotent; development only)."""
+    from aidants import demo as demo_data
+
+    if current_app.config["ENV_IS_PRODUCTION"]:
+        _fail("Commande refusée en production.")
+    created = demo_data.load(clock.now())
+    db.commit()
+    click.echo("Jeu de démonstration chargé." if created else "Jeu de démonstration déjà présent.")
+
+
+@click.command("rotate-seeds")
+@with_appcontext
+def rotate_seeds() -> None:
+    """Re-encrypt every TOTP seed under the first key of SEED_ENCRYPTION_KEYS."""
+    count = devices.reencrypt_seeds()
+    db.commit()
+    click.echo(f"{count} graine(s) rechiffrée(s) avec la clé {devices.keyring().current_kid}.")
+
+
+@click.group("journal")
+def journal_group() -> None:
+    """The audit journal."""
+
+
+@journal_group.command("verify")
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="also check a checkpoint written by 'aidants journal checkpoint'")
+@with_appcontext
+def journal_verify(checkpoint_path: Path | None) -> None:
+    """Recompute the hash chain; exit 1 naming the first bad entry."""
+    result = journal.verify_chain()
+    if not result.ok:
+        _fail(f"Journal altéré : première entrée invalide n° {result.first_bad_seq} ({result.reason}).")
+    if checkpoint_path is not None:
+        try:
+            data = json.loads(checkpoint_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            _fail(f"{checkpoint_path} n'est pas un point de contrôle lisible.")
+            return
+        problem = checkpoints.check(data, current_app.config["JOURNAL_SIGNING_KEY"])
+        if problem:
+            _fail(f"Journal altéré : {problem}.")
+    click.echo(f"Journal intègre : {result.checked} entrée(s), tête n° {result.head_seq} ({result.head_hash[:16]}…).")
+
+
+@journal_group.command("checkpoint")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="file to write (default: stdout)")
+@with_appcontext
+def journal_checkpoint(output: Path | None) -> None:
+    """Write a signed checkpoint of the journal's head, to keep elsewhere."""
+    data = checkpoints.make(current_app.config["JOURNAL_SIGNING_KEY"], clock.now())
+    text = json.dumps(data, indent=2)
+    if output:
+        output.write_text(text + "\n")
+        click.echo(f"Point de contrôle écrit dans {output} (entrée n° {data['seq']}).", err=True)
+    else:
+        click.echo(text)
+
+
+for _command in (db_group, journal_group, create_organisation, create_aidant, import_cards, totp_code, demo,
+                 rotate_seeds):
+    main.add_command(_command)

@@ -1,0 +1,6 @@
+"""Imports every model module so that the metadata knows every table (for Alembic and tests)."""
+
+from aidants.accounts import models as accounts_models  # noqa: F401
+from aidants.journal import models as journal_models  # noqa: F401
+from aidants.mail import OutboxMessage  # noqa: F401
+from aidants.organisations import models as organisations_models  # noqa: F401

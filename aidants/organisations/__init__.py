@@ -1,0 +1,1 @@
+"""Structures (organisations), their référents and habilitation requests."""

@@ -1,0 +1,203 @@
+"""Cross-cutting web concerns: the signed-in aidant, access decorators, security headers, errors, health."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import (
+    Flask,
+    Response,
+    abort,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from aidants import clock, csrf, db
+from aidants.accounts import services as accounts
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+DSFR_DIST = Path(__file__).resolve().parent.parent / "node_modules" / "@gouvfr" / "dsfr" / "dist"
+
+CSP = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+    "report-uri /csp-report",
+])
+
+
+def init_app(app: Flask) -> None:
+    """Install the hooks, error pages and the few routes that belong to no area."""
+    app.before_request(load_current_aidant)
+    app.after_request(security_headers)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(CSRFError, csrf_error)
+    app.register_error_handler(Exception, unexpected_error)
+    app.add_url_rule("/healthz", "healthz", healthz)
+    app.add_url_rule("/csp-report", "csp_report", csp_report, methods=["POST"])
+    app.add_url_rule("/static/dsfr/<path:filename>", "dsfr", dsfr_asset)
+    csrf.exempt("aidants.web.csp_report")
+    app.context_processor(lambda: {"current_aidant": g.get("aidant")})
+
+
+def load_current_aidant() -> None:
+    """Resolve the session cookie into ``g.aidant`` and ``g.aidant_session``."""
+    g.aidant, g.aidant_session = None, None
+    token = session.get("sid")
+    if not token or request.endpoint in ("static", "dsfr", "healthz"):
+        return
+    current = accounts.authenticate(token, clock.now())
+    if current is None:
+        session.pop("sid", None)
+        return
+    if db.session().dirty:
+        db.commit()  # activity bookkeeping only; the view's own change commits on its own
+    g.aidant, g.aidant_session = current.aidant, current
+
+
+def login_required(view: F) -> F:
+    """Send anonymous visitors to the sign-in page, then back here."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.get("aidant") is None:
+            return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def sensitive(view: F) -> F:
+    """Signed in, and the TOTP code asked again after 15 minutes without activity."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.get("aidant") is None:
+            return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+        if accounts.needs_reauth(g.aidant_session, clock.now()):
+            return redirect(url_for("accounts.reverify", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """A same-site path to go back to; anything else (other hosts, schemes) becomes ``default``."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target:
+        return default
+    return target
+
+
+def client_ip() -> str:
+    """The client address (behind TRUST_PROXY_HOPS proxies, as ProxyFix resolved it)."""
+    return request.remote_addr or "unknown"
+
+
+def security_headers(response: Response) -> Response:
+    """Strict CSP without 'unsafe-inline', no framing, no sniffing, a discreet referrer."""
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if g.get("aidant") is not None:
+        response.headers["Cache-Control"] = "no-store"
+    from flask import current_app
+
+    if current_app.config["ENV_IS_PRODUCTION"]:
+        response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    return response
+
+
+ERROR_TITLES = {
+    400: "Requête invalide",
+    403: "Accès refusé",
+    404: "Page introuvable",
+    405: "Méthode non autorisée",
+    413: "Envoi trop volumineux",
+    429: "Trop de tentatives",
+    500: "Erreur du service",
+    503: "Service indisponible",
+}
+
+
+def render_error(status: int, message: str) -> tuple[str, int]:
+    """An error page in French, with the status code."""
+    title = ERROR_TITLES.get(status, "Erreur")
+    return render_template("errors/error.html", status=status, title=title, message=message), status
+
+
+def http_error(error: HTTPException) -> Any:
+    if error.code is None or error.code < 400:
+        return error
+    messages = {
+        404: "La page demandée n'existe pas ou a été déplacée.",
+        403: "Vous n'avez pas accès à cette page.",
+        405: "Cette adresse ne s'utilise pas ainsi.",
+        413: "Le fichier ou le formulaire envoyé est trop volumineux.",
+    }
+    return render_error(error.code, messages.get(error.code, "La requête n'a pas pu être traitée."))
+
+
+def csrf_error(_error: CSRFError) -> Any:
+    return render_error(400, "Le formulaire a expiré ou n'a pas été envoyé depuis ce site. "
+                             "Rechargez la page et réessayez.")
+
+
+def unexpected_error(error: Exception) -> Any:
+    log.exception("unexpected error on %s %s", request.method, request.path, exc_info=error)
+    db.session().rollback()
+    return render_error(500, "Une erreur inattendue s'est produite. Rien n'a été enregistré ; "
+                             "réessayez dans un instant.")
+
+
+def healthz() -> tuple[dict[str, str], int]:
+    """200 when the database answers, 503 otherwise."""
+    try:
+        db.session().execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError:
+        log.warning("health check: database unreachable")
+        return {"status": "error", "database": "unreachable"}, 503
+    return {"status": "ok", "database": "ok"}, 200
+
+
+def csp_report() -> tuple[str, int]:
+    """Log CSP violations reported by browsers, for the operator."""
+    body = request.get_data(as_text=True)[:2000]
+    log.warning("CSP violation reported: %s", body)
+    return "", 204
+
+
+def dsfr_asset(filename: str) -> Response:
+    """The DSFR assets installed by ``npm ci`` (the version pinned in package.json)."""
+    if not DSFR_DIST.is_dir():
+        abort(404)
+    response = send_from_directory(DSFR_DIST, filename, max_age=86400)
+    return response

@@ -1,0 +1,1 @@
+"""OpenID Connect: the FranceConnect client and the identity provider."""

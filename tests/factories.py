@@ -1,0 +1,81 @@
+"""Building test data through the real services, and reading codes the way a device would."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from itertools import count
+
+from flask.testing import FlaskClient
+
+from aidants import db, mail
+from aidants.accounts import devices
+from aidants.accounts import services as accounts
+from aidants.accounts.models import Aidant, TotpDevice
+from aidants.organisations import services as organisations
+from aidants.organisations.models import Organisation
+from aidants.security import totp
+
+_numbers = count(1)
+
+
+def luhn_siret(prefix: str) -> str:
+    """A 14-digit SIRET with a valid check digit, from a 13-digit prefix."""
+    for last in "0123456789":
+        candidate = prefix + last
+        if organisations.siret_is_valid(candidate):
+            return candidate
+    raise AssertionError("unreachable")
+
+
+def make_organisation(now: dt.datetime, name: str = "Mairie de Test") -> Organisation:
+    siret = luhn_siret(f"{next(_numbers):013d}")
+    return organisations.create_organisation(name=name, siret=siret, now=now)
+
+
+@dataclass
+class AidantWithDevice:
+    aidant: Aidant
+    device: TotpDevice
+    seed: bytes
+
+    def code(self, now: dt.datetime, offset: int = 0) -> str:
+        step = totp.step_at(now, self.device.period) + self.device.drift + offset
+        return totp.code_for_step(self.seed, step, self.device.digits)
+
+
+def make_aidant(now: dt.datetime, organisation: Organisation | None = None, email: str | None = None,
+                **kwargs: object) -> AidantWithDevice:
+    organisation = organisation or make_organisation(now)
+    n = next(_numbers)
+    aidant = accounts.create_aidant(email=email or f"aidant{n}@exemple.fr", first_name="Camille",
+                                    last_name=f"Test{n}", organisation=organisation, now=now, **kwargs)
+    seed = totp.new_seed()
+    device = TotpDevice(kind="app", aidant_id=aidant.id, status="active", period=30, digits=6,
+                        seed_encrypted=devices.encrypt_seed("app", seed), created_at=now, activated_at=now)
+    db.session().add(device)
+    db.session().flush()
+    db.commit()
+    return AidantWithDevice(aidant, device, seed)
+
+
+LINK = re.compile(r"http://localhost(/connexion/lien/[\w-]+)")
+
+
+def last_login_path(email: str) -> str:
+    """The path of the last login link emailed to someone (from the development outbox)."""
+    for message in mail.outbox():
+        if message.recipient == email:
+            found = LINK.search(message.body)
+            assert found, message.body
+            return found.group(1)
+    raise AssertionError(f"no email to {email}")
+
+
+def sign_in(client: FlaskClient, who: AidantWithDevice, now: dt.datetime) -> None:
+    """Email + code, then the emailed link: a signed-in test client."""
+    response = client.post("/connexion", data={"email": who.aidant.email, "code": who.code(now)})
+    assert "Consultez votre messagerie" in response.get_data(as_text=True)
+    response = client.post(last_login_path(who.aidant.email))
+    assert response.status_code == 302, response.get_data(as_text=True)
