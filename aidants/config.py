@@ -20,7 +20,9 @@ from typing import Any
 ENVIRONMENTS = ("development", "test", "production")
 
 #: Variables without which production refuses to start.
-REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "SEED_ENCRYPTION_KEYS", "DATABASE_URL", "JOURNAL_SIGNING_KEY")
+REQUIRED_IN_PRODUCTION = (
+    "SECRET_KEY", "SEED_ENCRYPTION_KEYS", "DATABASE_URL", "JOURNAL_SIGNING_KEY", "USAGER_SUB_KEY",
+)
 
 
 class ConfigError(RuntimeError):
@@ -34,6 +36,7 @@ class Secrets:
     secret_key: str
     seed_keys: str
     journal_signing_key: str
+    usager_sub_key: str
 
 
 def _dev_secrets(instance_path: Path) -> Secrets:
@@ -47,10 +50,13 @@ def _dev_secrets(instance_path: Path) -> Secrets:
             "SEED_ENCRYPTION_KEYS": "dev1:" + base64.urlsafe_b64encode(os.urandom(32)).decode(),
             "JOURNAL_SIGNING_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         }
+    if "USAGER_SUB_KEY" not in data:
+        data["USAGER_SUB_KEY"] = secrets.token_urlsafe(32)
         instance_path.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=2))
         path.chmod(0o600)
-    return Secrets(data["SECRET_KEY"], data["SEED_ENCRYPTION_KEYS"], data["JOURNAL_SIGNING_KEY"])
+    return Secrets(data["SECRET_KEY"], data["SEED_ENCRYPTION_KEYS"], data["JOURNAL_SIGNING_KEY"],
+                   data["USAGER_SUB_KEY"])
 
 
 def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
@@ -65,13 +71,15 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
             raise ConfigError(
                 "refusing to start in production: missing environment variable(s) " + ", ".join(missing)
             )
-        found = Secrets(environ["SECRET_KEY"], environ["SEED_ENCRYPTION_KEYS"], environ["JOURNAL_SIGNING_KEY"])
+        found = Secrets(environ["SECRET_KEY"], environ["SEED_ENCRYPTION_KEYS"], environ["JOURNAL_SIGNING_KEY"],
+                        environ["USAGER_SUB_KEY"])
     else:
         dev = _dev_secrets(instance_path)
         found = Secrets(
             environ.get("SECRET_KEY", dev.secret_key),
             environ.get("SEED_ENCRYPTION_KEYS", dev.seed_keys),
             environ.get("JOURNAL_SIGNING_KEY", dev.journal_signing_key),
+            environ.get("USAGER_SUB_KEY", dev.usager_sub_key),
         )
     default_db = f"sqlite:///{instance_path / 'aidants.sqlite3'}"
     session_hours = int(environ.get("SESSION_MAX_HOURS", "24"))
@@ -81,6 +89,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         "SECRET_KEY": found.secret_key,
         "SEED_ENCRYPTION_KEYS": found.seed_keys,
         "JOURNAL_SIGNING_KEY": found.journal_signing_key,
+        "USAGER_SUB_KEY": found.usager_sub_key,
         "DATABASE_URL": environ.get("DATABASE_URL", default_db),
         "SERVER_NAME_FOR_LINKS": environ.get("PUBLIC_URL", ""),
         "SMTP_HOST": environ.get("SMTP_HOST", ""),

@@ -25,6 +25,7 @@ TEST_SECRETS = {
     "SECRET_KEY": "test-secret-key-not-for-production",
     "SEED_ENCRYPTION_KEYS": "t1:" + base64.urlsafe_b64encode(b"k" * 32).decode(),
     "JOURNAL_SIGNING_KEY": base64.urlsafe_b64encode(b"s" * 32).decode(),
+    "USAGER_SUB_KEY": "test-usager-sub-key",
 }
 START = dt.datetime(2026, 11, 27, 9, 0, 0, tzinfo=dt.UTC)
 

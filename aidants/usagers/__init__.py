@@ -1,0 +1,1 @@
+"""Usagers: citizens, whose identity comes only from FranceConnect."""
