@@ -39,19 +39,25 @@ class Secrets:
     usager_sub_key: str
 
 
+def _random_key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+_DEV_GENERATORS = {
+    "SECRET_KEY": lambda: secrets.token_urlsafe(32),
+    "SEED_ENCRYPTION_KEYS": lambda: "dev1:" + _random_key(),
+    "JOURNAL_SIGNING_KEY": _random_key,
+    "USAGER_SUB_KEY": lambda: secrets.token_urlsafe(32),
+}
+
+
 def _dev_secrets(instance_path: Path) -> Secrets:
-    """Return throw-away secrets for development, created once under instance/."""
+    """Return throw-away secrets for development, created once under instance/ and then kept."""
     path = instance_path / "dev-secrets.json"
-    if path.exists():
-        data = json.loads(path.read_text())
-    else:
-        data = {
-            "SECRET_KEY": secrets.token_urlsafe(32),
-            "SEED_ENCRYPTION_KEYS": "dev1:" + base64.urlsafe_b64encode(os.urandom(32)).decode(),
-            "JOURNAL_SIGNING_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-        }
-    if "USAGER_SUB_KEY" not in data:
-        data["USAGER_SUB_KEY"] = secrets.token_urlsafe(32)
+    data = json.loads(path.read_text()) if path.exists() else {}
+    missing = {name: make() for name, make in _DEV_GENERATORS.items() if name not in data}
+    if missing:
+        data.update(missing)
         instance_path.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=2))
         path.chmod(0o600)
