@@ -29,12 +29,13 @@ run: install
 	$(BIN)/aidants demo
 	@echo
 	@echo "  Aidants Connect (développement) : http://127.0.0.1:$(PORT)"
-	@echo "  Comptes de démonstration : camille@demo.aidants.localhost, louis@demo.aidants.localhost"
-	@echo "                             referente@demo.aidants.localhost"
-	@echo "  Code du moment : $(BIN)/aidants totp-code camille@demo.aidants.localhost"
+	@echo "  Comptes de démonstration : camille@demo.example.org, louis@demo.example.org"
+	@echo "                             referente@demo.example.org"
+	@echo "  Code du moment : $(BIN)/aidants totp-code camille@demo.example.org"
 	@echo "  Le lien de connexion s'affiche ici et sur http://127.0.0.1:$(PORT)/dev/outbox"
+	@echo "  Bac à sable : http://127.0.0.1:$(PORT)/sandbox/service/ (un service qui demande une identité)"
 	@echo
-	$(BIN)/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
+	$(BIN)/gunicorn --workers $(WORKERS) --threads 4 --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 
 ## make test: every test (SQLite by default; DATABASE_URL=postgresql+psycopg://… for PostgreSQL).
 test: install $(if $(wildcard tests/peers/package.json),tests/peers/node_modules/.installed)

@@ -51,6 +51,26 @@ def _register_blueprints(app: Flask) -> None:
 
     web.init_app(app)
     app.register_blueprint(accounts_bp)
+    from aidants.mandats.views import bp as mandats_bp
+    from aidants.signing.views import bp as keys_bp
+
+    app.register_blueprint(mandats_bp)
+    app.register_blueprint(keys_bp)
+    from oidc.client.views import bp as franceconnect_bp
+
+    app.register_blueprint(franceconnect_bp)
+    from oidc.provider import server as oidc_server
+    from oidc.provider.views import bp as provider_bp
+
+    oidc_server.init_app(app)
+    app.register_blueprint(provider_bp)
+    if app.config["FC_SANDBOX"] and not app.config["ENV_IS_PRODUCTION"]:
+        from oidc.sandbox.franceconnect import bp as fc_sandbox_bp
+
+        app.register_blueprint(fc_sandbox_bp)
+        from oidc.sandbox.service import bp as sandbox_service_bp
+
+        app.register_blueprint(sandbox_service_bp)
     if app.config["DEV_OUTBOX"]:
         from aidants.dev_views import bp as dev_bp
 

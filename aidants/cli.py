@@ -10,6 +10,7 @@ import click
 import segno
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.exc import IntegrityError
 from tqdm import tqdm
 
 from aidants import clock, db, migrate
@@ -23,8 +24,13 @@ from aidants.security import totp
 
 def _create_app() -> Flask:
     from aidants import create_app
+    from aidants.config import ConfigError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as error:
+        click.echo(f"aidants: {error}", err=True)
+        sys.exit(1)
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
@@ -109,18 +115,28 @@ def create_aidant(email: str, first_name: str, last_name: str, siret: str, profe
 def import_cards(path: Path, skip_invalid: bool) -> None:
     """Import physical TOTP cards from the maker's CSV (serial_number,seed[,step,digits])."""
     try:
-        parsed = cards.read_card_file(path.read_text(encoding="utf-8"))
-    except (cards.CardFileError, UnicodeDecodeError) as exc:
-        _fail(f"{path} : fichier illisible : {exc}")
+        parsed = cards.read_card_file(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        _fail(f"{path} : fichier illisible : il n'est pas encodé en UTF-8 (octet invalide à la position "
+              f"{exc.start}). Enregistrez-le en UTF-8 et relancez : aucune carte importée.")
+        return
+    except cards.CardFileError as exc:
+        _fail(f"{path} : fichier illisible : {exc}. Aucune carte importée.")
         return
     for line, reason in parsed.errors:
         click.secho(f"ligne {line} : {reason}", fg="yellow", err=True)
     if parsed.errors and not skip_invalid:
         _fail(f"{len(parsed.errors)} ligne(s) invalide(s) : aucune carte importée "
-              "(corrigez le fichier, ou relancez avec --skip-invalid).")
-    with tqdm(total=len(parsed.cards), unit="carte", disable=None, file=sys.stderr) as bar:
-        count = cards.store_cards(parsed.cards, clock.now(), progress=bar.update)
-    db.commit()
+              "(corrigez le fichier, ou relancez avec --skip-invalid pour importer les lignes valides).")
+    try:
+        with tqdm(total=len(parsed.cards), unit="carte", disable=None, file=sys.stderr) as bar:
+            count = cards.store_cards(parsed.cards, clock.now(), progress=bar.update)
+        db.commit()
+    except IntegrityError:
+        db.session().rollback()
+        _fail("Une autre importation a enregistré certaines de ces cartes entre-temps : aucune carte importée. "
+              "Relancez la commande.")
+        return
     click.echo(f"{count} carte(s) importée(s), {len(parsed.errors)} ligne(s) ignorée(s).")
 
 
@@ -136,7 +152,10 @@ def totp_code(email: str) -> None:
     if not found:
         _fail(f"Aucun appareil actif pour {email}.")
     device = found[0]
-    step = totp.step_at(clock.now(), device.period) + device.drift
+    current = totp.step_at(clock.now(), device.period) + device.drift
+    step = max(current, (device.last_step or 0) + 1)  # a spent code would be refused: show the next one
+    if step > current + 1:  # beyond the one step of tolerance
+        _fail(f"Les codes du moment ont déjà servi : réessayez dans {device.period} secondes au plus.")
     click.echo(totp.code_for_step(devices.seed_of(device), step, device.digits))
 
 
@@ -157,7 +176,14 @@ def demo() -> None:
 @with_appcontext
 def rotate_seeds() -> None:
     """Re-encrypt every TOTP seed under the first key of SEED_ENCRYPTION_KEYS."""
-    count = devices.reencrypt_seeds()
+    try:
+        count = devices.reencrypt_seeds()
+    except devices.SeedUnreadable as exc:
+        db.session().rollback()
+        _fail(f"La graine du dispositif n° {exc.device_id} ne s'ouvre avec aucune clé de SEED_ENCRYPTION_KEYS "
+              f"(elle a été chiffrée avec la clé « {exc.kid} »). Remettez cette clé dans la liste, après la "
+              "nouvelle, puis relancez : aucune graine n'a été rechiffrée.")
+        return
     db.commit()
     click.echo(f"{count} graine(s) rechiffrée(s) avec la clé {devices.keyring().current_kid}.")
 
@@ -202,6 +228,35 @@ def journal_checkpoint(output: Path | None) -> None:
         click.echo(text)
 
 
+@click.group("keys")
+def keys_group() -> None:
+    """The service's signing keys (JWKS)."""
+
+
+@keys_group.command("rotate")
+@click.option("--alg", type=click.Choice(["ES256", "RS256"]), default="ES256", show_default=True)
+@with_appcontext
+def keys_rotate(alg: str) -> None:
+    """Publish a new signing key now; it signs one hour later, and the old one stays published until its
+    tokens have expired."""
+    from aidants.signing import services as signing
+
+    key = signing.rotate(alg, clock.now())
+    db.commit()
+    click.echo(f"Nouvelle clé {alg} publiée : {key.kid} ; elle signera à partir du "
+               f"{key.sign_from:%Y-%m-%d %H:%M} UTC.")
+
+
 for _command in (db_group, journal_group, create_organisation, create_aidant, import_cards, totp_code, demo,
-                 rotate_seeds):
+                 rotate_seeds, keys_group):
     main.add_command(_command)
+
+
+def _register_oidc_commands() -> None:
+    """The provider's commands live with the provider (the CLI, like create_app, composes the two packages)."""
+    from oidc.provider.cli import clients_group
+
+    main.add_command(clients_group)
+
+
+_register_oidc_commands()

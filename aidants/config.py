@@ -17,11 +17,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from aidants.security import crypto
+
 ENVIRONMENTS = ("development", "test", "production")
 
 #: Variables without which production refuses to start.
 REQUIRED_IN_PRODUCTION = (
-    "SECRET_KEY", "SEED_ENCRYPTION_KEYS", "DATABASE_URL", "JOURNAL_SIGNING_KEY", "USAGER_SUB_KEY",
+    "SECRET_KEY", "SEED_ENCRYPTION_KEYS", "DATABASE_URL", "JOURNAL_SIGNING_KEY", "USAGER_SUB_KEY", "PUBLIC_URL",
 )
 
 
@@ -65,6 +67,18 @@ def _dev_secrets(instance_path: Path) -> Secrets:
                    data["USAGER_SUB_KEY"])
 
 
+def _check_keys(found: Secrets) -> None:
+    """A malformed key stops the start with one line naming the variable (never its value)."""
+    try:
+        crypto.KeyRing.parse(found.seed_keys)
+    except ValueError as exc:
+        raise ConfigError(f"SEED_ENCRYPTION_KEYS is not usable: {exc}") from None
+    try:
+        crypto.signing_key(found.journal_signing_key)
+    except ValueError:
+        raise ConfigError("JOURNAL_SIGNING_KEY is not usable: expected 32 bytes in base64") from None
+
+
 def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
     """Build the Flask configuration from an environment mapping."""
     env = environ.get("AIDANTS_ENV", "development")
@@ -72,7 +86,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         raise ConfigError(f"AIDANTS_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
     production = env == "production"
     if production:
-        missing = [name for name in REQUIRED_IN_PRODUCTION if not environ.get(name)]
+        missing = [name for name in (*REQUIRED_IN_PRODUCTION, *FC_REQUIRED_IN_PRODUCTION) if not environ.get(name)]
         if missing:
             raise ConfigError(
                 "refusing to start in production: missing environment variable(s) " + ", ".join(missing)
@@ -87,6 +101,9 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
             environ.get("JOURNAL_SIGNING_KEY", dev.journal_signing_key),
             environ.get("USAGER_SUB_KEY", dev.usager_sub_key),
         )
+    _check_keys(found)
+    if production and not environ["PUBLIC_URL"].startswith("https://"):
+        raise ConfigError("refusing to start in production: PUBLIC_URL must be an https:// URL")
     default_db = f"sqlite:///{instance_path / 'aidants.sqlite3'}"
     session_hours = int(environ.get("SESSION_MAX_HOURS", "24"))
     return {
@@ -97,7 +114,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         "JOURNAL_SIGNING_KEY": found.journal_signing_key,
         "USAGER_SUB_KEY": found.usager_sub_key,
         "DATABASE_URL": environ.get("DATABASE_URL", default_db),
-        "SERVER_NAME_FOR_LINKS": environ.get("PUBLIC_URL", ""),
+        "PUBLIC_URL": environ.get("PUBLIC_URL", "").rstrip("/"),
         "SMTP_HOST": environ.get("SMTP_HOST", ""),
         "SMTP_PORT": int(environ.get("SMTP_PORT", "587")),
         "SMTP_USER": environ.get("SMTP_USER", ""),
@@ -118,4 +135,44 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         "BABEL_DEFAULT_LOCALE": "fr",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
         "TRUST_PROXY_HOPS": int(environ.get("TRUST_PROXY_HOPS", "0")),
+        "INSEE_API_KEY": environ.get("INSEE_API_KEY", ""),  # optional: SIRET lookup in habilitation requests
+        "INSEE_API_URL": environ.get("INSEE_API_URL", ""),
+        **franceconnect_config(environ, production, found.secret_key),
+    }
+
+
+#: FranceConnect's scopes for the pivot identity and the email (see reference/franceconnect.md).
+FC_DEFAULT_SCOPES = "openid given_name family_name birthdate gender birthplace birthcountry email preferred_username"
+FC_REQUIRED_IN_PRODUCTION = ("FC_ISSUER", "FC_CLIENT_ID", "FC_CLIENT_SECRET")
+
+
+def franceconnect_config(environ: Mapping[str, str], production: bool, secret_key: str) -> dict[str, Any]:
+    """FranceConnect client settings; outside production an empty FC_ISSUER means the app's own sandbox."""
+    sandbox = environ.get("FC_SANDBOX", "false" if production else "true").lower() == "true"
+    if production:
+        if sandbox:
+            raise ConfigError("refusing to start in production: FC_SANDBOX must not be enabled")
+        missing = [name for name in FC_REQUIRED_IN_PRODUCTION if not environ.get(name)]
+        if missing:
+            raise ConfigError(
+                "refusing to start in production: missing environment variable(s) " + ", ".join(missing)
+            )
+        if not environ["FC_ISSUER"].startswith("https://"):
+            raise ConfigError("refusing to start in production: FC_ISSUER must be an https:// URL")
+    algorithms = [a.strip() for a in environ.get("FC_ID_TOKEN_ALGS", "ES256,RS256").split(",") if a.strip()]
+    if not algorithms or any(a.lower() == "none" for a in algorithms):
+        raise ConfigError("FC_ID_TOKEN_ALGS must list signature algorithms, and never 'none'")
+    return {
+        "FC_SANDBOX": sandbox,
+        "FC_ISSUER": environ.get("FC_ISSUER", "").rstrip("/"),
+        "FC_CLIENT_ID": environ.get("FC_CLIENT_ID", "aidants-connect-bac-a-sable"),
+        # Outside production the sandbox and the client share this throw-away secret.
+        "FC_CLIENT_SECRET": environ.get("FC_CLIENT_SECRET")
+        or crypto.keyed_hash(secret_key.encode(), "franceconnect-sandbox-client-secret"),
+        "FC_REDIRECT_URI": environ.get("FC_REDIRECT_URI", ""),
+        "FC_POST_LOGOUT_REDIRECT_URI": environ.get("FC_POST_LOGOUT_REDIRECT_URI", ""),
+        "FC_SCOPES": environ.get("FC_SCOPES", FC_DEFAULT_SCOPES),
+        "FC_ACR_VALUES": environ.get("FC_ACR_VALUES", "eidas1"),
+        "FC_ID_TOKEN_ALGS": algorithms,
+        "FC_HTTP_TIMEOUT": float(environ.get("FC_HTTP_TIMEOUT", "10")),
     }

@@ -16,9 +16,9 @@ from aidants.organisations import services as organisations
 
 DEMO_SIRET = "13002526500013"  # a valid SIRET shape (Luhn), fictitious structure
 DEMO_AIDANTS = (
-    ("referente@demo.aidants.localhost", "Rose", "Référente", True, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
-    ("camille@demo.aidants.localhost", "Camille", "Aidante", False, "KRUGS4ZANFZSAYLBNVSGS3TUMVZXIZLE"),
-    ("louis@demo.aidants.localhost", "Louis", "Aidant", False, "MFZWIZTHNBVGWYLTMRTGO2DKNNQXG43E"),
+    ("referente@demo.example.org", "Rose", "Référente", True, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
+    ("camille@demo.example.org", "Camille", "Aidante", False, "KRUGS4ZANFZSAYLBNVSGS3TUMVZXIZLE"),
+    ("louis@demo.example.org", "Louis", "Aidant", False, "MFZWIZTHNBVGWYLTMRTGO2DKNNQXG43E"),
 )
 
 

@@ -14,7 +14,9 @@ from flask import (
     Flask,
     Response,
     abort,
+    current_app,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -23,7 +25,7 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from aidants import clock, csrf, db
 from aidants.accounts import services as accounts
@@ -102,6 +104,33 @@ def sensitive(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
+def staff_required(view: F) -> F:
+    """Signed in, recently verified, and a member of the national staff (403 otherwise)."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.get("aidant") is not None and not g.aidant.is_staff:
+            abort(403)
+        return sensitive(view)(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def referent_required(view: F) -> F:
+    """Signed in, recently verified, and référent of at least one structure (403 otherwise).
+
+    Which structure a référent may act on is checked by the services, for each object.
+    """
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.get("aidant") is not None and not g.aidant.referent_of:
+            abort(403)
+        return sensitive(view)(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
 def safe_next(target: str | None, default: str) -> str:
     """A same-site path to go back to; anything else (other hosts, schemes) becomes ``default``."""
     if not target:
@@ -112,6 +141,20 @@ def safe_next(target: str | None, default: str) -> str:
     if "\\" in target:
         return default
     return target
+
+
+def public_url() -> str:
+    """The service's public base URL: PUBLIC_URL (production), else the URL this request came to.
+
+    Links in emails, the OIDC issuer and attestation QR codes use it, so that a forged Host
+    header cannot put another site's address in them once PUBLIC_URL is set.
+    """
+    return str(current_app.config.get("PUBLIC_URL") or request.url_root).rstrip("/")
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL under ``public_url()``."""
+    return public_url() + url_for(endpoint, **values)
 
 
 def client_ip() -> str:
@@ -129,8 +172,6 @@ def security_headers(response: Response) -> Response:
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if g.get("aidant") is not None:
         response.headers["Cache-Control"] = "no-store"
-    from flask import current_app
-
     if current_app.config["ENV_IS_PRODUCTION"]:
         response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
     return response
@@ -163,7 +204,11 @@ def http_error(error: HTTPException) -> Any:
         405: "Cette adresse ne s'utilise pas ainsi.",
         413: "Le fichier ou le formulaire envoyé est trop volumineux.",
     }
-    return render_error(error.code, messages.get(error.code, "La requête n'a pas pu être traitée."))
+    body, status = render_error(error.code, messages.get(error.code, "La requête n'a pas pu être traitée."))
+    response = make_response(body, status)
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)  # required on a 405 (RFC 9110)
+    return response
 
 
 def csrf_error(_error: CSRFError) -> Any:

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import aidants.models  # noqa: F401  (registers every table on the metadata)
+import oidc.models  # noqa: F401
 from aidants.db import Base
 
 config = context.config

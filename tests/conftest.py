@@ -64,7 +64,7 @@ class Databases:
 
     def prepare(self) -> None:
         if self.postgres:
-            self.template = f"aidants_tpl_{self.worker}"
+            self.template = f"aidants_tpl_{self.worker}_{os.getpid()}"
             admin = self._admin()
             with admin.connect() as connection:
                 connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)'))
@@ -78,27 +78,35 @@ class Databases:
         engine.dispose()
 
     def new(self) -> str:
-        """A fresh migrated database; its URL."""
-        name = f"aidants_t_{self.worker}_{uuid.uuid4().hex[:10]}"
+        """A migrated database with no rows; its URL.
+
+        SQLite: a copy of the migrated template file. PostgreSQL: the worker's own database
+        (migrated once), emptied after each test by ``drop`` — creating a database per test
+        costs seconds on PostgreSQL, emptying one costs milliseconds.
+        """
         if self.postgres:
-            admin = self._admin()
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
-            admin.dispose()
-            return self._url(name)
-        path = self.workdir / f"{name}.sqlite3"
+            return self._url(self.template)
+        path = self.workdir / f"aidants_t_{self.worker}_{uuid.uuid4().hex[:10]}.sqlite3"
         shutil.copyfile(self.template, path)
         return f"sqlite:///{path}"
 
     def drop(self, url: str) -> None:
-        if self.postgres:
-            name = sa.make_url(url).database
-            admin = self._admin()
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-        else:
+        """Forget what a test wrote: delete its SQLite file, or empty every PostgreSQL table.
+
+        The journal's triggers forbid emptying it, on purpose; the test harness alone steps
+        around them with ``session_replication_role = replica`` (superuser only), and turns them
+        back on in case a test disabled them.
+        """
+        if not self.postgres:
             Path(sa.make_url(url).database or "").unlink(missing_ok=True)
+            return
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        with engine.begin() as connection:
+            tables = [name for name in sa.inspect(connection).get_table_names() if name != "alembic_version"]
+            connection.execute(sa.text("SET LOCAL session_replication_role = replica"))
+            connection.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            connection.execute(sa.text("ALTER TABLE journal_entry ENABLE TRIGGER USER"))
+        engine.dispose()
 
     def cleanup(self) -> None:
         if self.postgres:

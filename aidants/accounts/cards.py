@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -54,29 +55,42 @@ class CardFileError(ValueError):
 def read_card_file(text: str) -> CardFile:
     """Check every row of a card file; nothing is written here."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [name.strip() for name in (reader.fieldnames or [])]
+    try:
+        return _read_rows(reader)
+    except csv.Error as exc:  # e.g. a quote never closed swallows the rest of the file
+        raise CardFileError(f"CSV mal formé vers la ligne {reader.line_num} (guillemet non refermé ?)") from exc
+
+
+def _read_rows(reader: csv.DictReader[str]) -> CardFile:
+    header = [name.strip().lower() for name in (reader.fieldnames or [])]
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
         raise CardFileError(f"en-tête attendu « serial_number,seed[,step,digits] » ; il manque : {', '.join(missing)}")
     unknown = [name for name in header if name not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
     if unknown:
-        raise CardFileError(f"colonne(s) inconnue(s) : {', '.join(unknown)}")
+        raise CardFileError(f"colonne(s) inconnue(s) : {', '.join(unknown)} (attendues : serial_number, seed, "
+                            "step, digits)")
+    if len(set(header)) != len(header):
+        raise CardFileError("une colonne figure deux fois dans l'en-tête")
     reader.fieldnames = header
-    result, seen = CardFile(), set[str]()
+    result, lines_of = CardFile(), defaultdict[str, list[int]](list)
     for row in reader:
         line = reader.line_num
+        lines_of[(row.get("serial_number") or "").strip()].append(line)
         try:
-            card = _read_row(row, line)
+            result.cards.append(_read_row(row, line))
         except ValueError as exc:
             result.errors.append((line, str(exc)))
-            continue
-        if card.serial_number in seen:
-            result.errors.append((line, f"numéro de série {card.serial_number} en double dans le fichier"))
-            continue
-        seen.add(card.serial_number)
-        result.cards.append(card)
+    # A serial number written twice is ambiguous (which seed is right?): every one of its rows is bad.
+    repeated = {serial: lines for serial, lines in lines_of.items() if serial and len(lines) > 1}
+    for serial, lines in repeated.items():
+        where = ", ".join(map(str, lines))
+        result.errors.extend((line, f"numéro de série {serial} présent plusieurs fois dans le fichier "
+                                    f"(lignes {where})") for line in lines)
+    result.cards = [card for card in result.cards if card.serial_number not in repeated]
     known = dict(_already_known(result.cards))
-    result.errors.extend((line, f"numéro de série {serial} déjà connu") for line, serial in known.items())
+    result.errors.extend((line, f"numéro de série {serial} déjà connu (carte déjà importée)")
+                         for line, serial in known.items())
     known_serials = set(known.values())
     result.cards = [card for card in result.cards if card.serial_number not in known_serials]
     result.errors.sort()
@@ -101,11 +115,12 @@ def _read_row(row: dict[str, str | None], line: int) -> CardRow:
 
 
 def _int(value: str | None, default: int, allowed: tuple[int, ...], name: str) -> int:
-    if value is None or not value.strip():
+    text = (value or "").strip()
+    if not text:
         return default
-    if not value.strip().isdigit() or int(value) not in allowed:
-        raise ValueError(f"{name} doit valoir {' ou '.join(map(str, allowed))}")
-    return int(value)
+    if not (text.isascii() and text.isdigit()) or int(text) not in allowed:
+        raise ValueError(f"{name} doit valoir {' ou '.join(map(str, allowed))} (lu : « {text[:20]} »)")
+    return int(text)
 
 
 def _already_known(cards: list[CardRow]) -> Iterable[tuple[int, str]]:
@@ -122,6 +137,8 @@ def _already_known(cards: list[CardRow]) -> Iterable[tuple[int, str]]:
 def store_cards(cards: list[CardRow], now: dt.datetime, aidant_id: int | None = None,
                 progress: Callable[[int], None] | None = None) -> int:
     """Insert valid cards in stock (seeds encrypted), with one journal entry for the batch."""
+    if not cards:
+        return 0
     session = db.session()
     for start in range(0, len(cards), BATCH):
         chunk = cards[start : start + BATCH]

@@ -10,7 +10,7 @@ from aidants import clock, db, mail
 from aidants.accounts import devices
 from aidants.accounts import services as accounts
 from aidants.accounts.forms import CardForm, CodeForm, ConfirmForm, LoginForm
-from aidants.web import client_ip, login_required, render_error, safe_next, sensitive
+from aidants.web import client_ip, external_url, login_required, render_error, safe_next, sensitive
 
 bp = Blueprint("accounts", __name__)
 
@@ -45,7 +45,7 @@ def login() -> str | Response | tuple[str, int]:
     if not attempt.ok or attempt.aidant is None or attempt.link_token is None:
         form.form_errors.append(GENERIC_FAILURE)
         return render_template("auth/login.html", form=form), 200
-    link = url_for("accounts.login_link", token=attempt.link_token, _external=True)
+    link = external_url("accounts.login_link", token=attempt.link_token)
     mail.send(attempt.aidant.email, "Votre lien de connexion à Aidants Connect",
               render_template("auth/login_email.txt", aidant=attempt.aidant, link=link), now)
     return render_template("auth/link_sent.html", email=attempt.aidant.email)

@@ -57,10 +57,26 @@ class JournalEntry(Base):
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
 
 
+# The canonical encoding is ``json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)``
+# with the time in UTC ISO 8601 (microseconds). One encoder and a dict literal do the same faster than
+# json.dumps with a dict comprehension: verifying a long chain spends much of its time here.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def canonical_encoding(
+    seq: Any, created_at: Any, action: Any, actor_kind: Any, aidant_id: Any, organisation_id: Any, usager_id: Any,
+    mandat_id: Any, autorisation_id: Any, demarches: Any, client_id: Any, extra: Any,
+) -> bytes:
+    """The canonical encoding of an entry's hashed fields (parameters in ``HASHED_FIELDS`` order)."""
+    if isinstance(created_at, dt.datetime):
+        created_at = created_at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    return _ENCODER.encode({
+        "seq": seq, "created_at": created_at, "action": action, "actor_kind": actor_kind, "aidant_id": aidant_id,
+        "organisation_id": organisation_id, "usager_id": usager_id, "mandat_id": mandat_id,
+        "autorisation_id": autorisation_id, "demarches": demarches, "client_id": client_id, "extra": extra,
+    }).encode()
+
+
 def canonical_bytes(fields: dict[str, Any]) -> bytes:
     """The canonical encoding of an entry's hashed fields: sorted JSON, UTC ISO time."""
-    data = {name: fields.get(name) for name in HASHED_FIELDS}
-    created = data["created_at"]
-    if isinstance(created, dt.datetime):
-        data["created_at"] = created.astimezone(dt.UTC).isoformat(timespec="microseconds")
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    return canonical_encoding(*[fields.get(name) for name in HASHED_FIELDS])

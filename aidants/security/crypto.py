@@ -22,6 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+_NONCE_BYTES = 12  # AES-GCM's standard nonce; random, so a key must not encrypt more than ~2**32 values
+_TAG_BYTES = 16
+
 
 class KeyRingError(ValueError):
     """A key ring (or a key) that cannot be used."""
@@ -75,7 +78,7 @@ class KeyRing:
     def encrypt(self, plaintext: bytes, context: bytes) -> str:
         """Encrypt with the current key; ``context`` is bound as associated data."""
         kid, key = self.keys[0]
-        nonce = os.urandom(12)
+        nonce = os.urandom(_NONCE_BYTES)
         return f"{kid}:{b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext, context))}"
 
     def decrypt(self, token: str, context: bytes) -> bytes:
@@ -84,9 +87,14 @@ class KeyRing:
         key = dict(self.keys).get(kid)
         if key is None:
             raise DecryptionError(f"no key {kid!r} in the ring")
-        raw = b64decode(body)
         try:
-            return AESGCM(key).decrypt(raw[:12], raw[12:], context)
+            raw = b64decode(body)
+        except ValueError as exc:
+            raise DecryptionError("ciphertext is not base64") from exc
+        if len(raw) < _NONCE_BYTES + _TAG_BYTES:
+            raise DecryptionError("ciphertext too short")
+        try:
+            return AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context)
         except InvalidTag as exc:
             raise DecryptionError("ciphertext altered or wrong key") from exc
 
@@ -150,3 +158,20 @@ def verify_signature(public_b64: str, message: bytes, signature_b64: str) -> boo
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+#: The order of the P-256 group (FIPS 186-4, D.1.2.3).
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def derived_p256_pem(seed: bytes) -> bytes:
+    """A P-256 private key (PKCS#8 PEM) derived deterministically from a secret seed.
+
+    For the development sandbox only: every worker derives the same signing key from SECRET_KEY.
+    """
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
+
+    scalar = int.from_bytes(hashlib.sha512(seed).digest(), "big") % (_P256_ORDER - 1) + 1
+    key = ec.derive_private_key(scalar, ec.SECP256R1())
+    return key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())

@@ -18,6 +18,8 @@ import pyotp
 
 SEED_BYTES = 20
 MIN_SEED_BYTES = 16
+#: Longer than any real token's seed (SHA-512 keys are 64 bytes); keeps ciphertexts within their column.
+MAX_SEED_BYTES = 64
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _BASE32 = re.compile(r"^[A-Z2-7]+=*$")
 
@@ -37,7 +39,7 @@ def parse_seed(text: str) -> bytes:
     Only-hex strings of even length are read as hexadecimal (card makers' files
     use it); anything else as base32 (authenticator apps' form).
     """
-    value = text.strip().replace(" ", "")
+    value = "".join(text.split())
     if not value:
         raise SeedError("graine vide")
     if _HEX.match(value) and len(value) % 2 == 0:
@@ -46,12 +48,15 @@ def parse_seed(text: str) -> bytes:
         upper = value.upper()
         if not _BASE32.match(upper):
             raise SeedError("graine ni hexadécimale ni base32")
+        bare = upper.rstrip("=")  # padding is optional: drop what was given, add what is needed
         try:
-            seed = base64.b32decode(upper + "=" * (-len(upper.rstrip("=")) % 8), casefold=False)
+            seed = base64.b32decode(bare + "=" * (-len(bare) % 8), casefold=False)
         except binascii.Error as exc:
-            raise SeedError("graine base32 invalide") from exc
+            raise SeedError("graine base32 invalide (longueur impossible)") from exc
     if len(seed) < MIN_SEED_BYTES:
         raise SeedError(f"graine trop courte ({len(seed) * 8} bits, {MIN_SEED_BYTES * 8} au moins)")
+    if len(seed) > MAX_SEED_BYTES:
+        raise SeedError(f"graine trop longue ({len(seed) * 8} bits, {MAX_SEED_BYTES * 8} au plus)")
     return seed
 
 

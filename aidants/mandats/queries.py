@@ -1,0 +1,227 @@
+"""Named reads of mandates and autorisations, for the espace aidant and the identity provider.
+
+Every query that an aidant's request reaches is scoped by organisation: callers pass
+the aidant's current organisation, never an id taken from the request alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload, selectinload
+
+from aidants import db
+from aidants.accounts.models import Aidant
+from aidants.journal.models import JournalEntry
+from aidants.mandats.models import Autorisation, Mandat, MandatUsager, status_of
+from aidants.usagers.models import Usager
+
+PAGE_SIZE = 20
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def name_key(text: str) -> str:
+    """A name as the search compares it: no accents, no punctuation, lower-case, single spaces."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return " ".join(_NOT_WORD.sub(" ", bare).split())
+
+
+def _name_filter(search: str) -> sa.ColumnElement[bool] | None:
+    """Every word typed must start a word of the name (``dup`` finds « Jean Dupont »)."""
+    terms = name_key(search).split()[:5]
+    if not terms:
+        return None
+    return sa.and_(*(
+        sa.or_(MandatUsager.name_key.like(f"{term}%"), MandatUsager.name_key.like(f"% {term}%"))
+        for term in terms
+    ))
+
+
+# --- the espace aidant ---------------------------------------------------------------------------
+
+
+@dataclass
+class UsagerRow:
+    """One usager of the list, with the count of their mandates by status."""
+
+    usager: Usager
+    counts: dict[str, int] = field(default_factory=lambda: {"active": 0, "expired": 0, "revoked": 0})
+
+
+@dataclass(frozen=True)
+class UsagerPage:
+    """One page of the usagers of a structure."""
+
+    rows: list[UsagerRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def usager_page(organisation_id: int, now: dt.datetime, search: str = "", page: int = 1,
+                per_page: int = PAGE_SIZE) -> UsagerPage:
+    """The usagers who have or had a mandate with the structure, by name, with their mandates' statuses."""
+    conditions = [MandatUsager.organisation_id == organisation_id]
+    name_filter = _name_filter(search)
+    if name_filter is not None:
+        conditions.append(name_filter)
+    session = db.session()
+    total = session.scalar(sa.select(sa.func.count()).select_from(MandatUsager).where(*conditions)) or 0
+    page = max(1, min(page, max(1, -(-total // per_page))))
+    ids = list(session.scalars(
+        sa.select(MandatUsager.usager_id).where(*conditions)
+        .order_by(MandatUsager.name_key, MandatUsager.usager_id)
+        .offset((page - 1) * per_page).limit(per_page)
+    ))
+    usagers = {u.id: u for u in session.scalars(sa.select(Usager).where(Usager.id.in_(ids)))} if ids else {}
+    rows = {usager_id: UsagerRow(usagers[usager_id]) for usager_id in ids if usager_id in usagers}
+    if ids:
+        unrevoked = sa.func.sum(sa.case((Autorisation.revoked_at.is_(None), 1), else_=0))
+        statement = (
+            sa.select(Mandat.usager_id, Mandat.expires_at, unrevoked)
+            .join(Autorisation, Autorisation.mandat_id == Mandat.id)
+            .where(Mandat.organisation_id == organisation_id, Mandat.usager_id.in_(ids))
+            .group_by(Mandat.id, Mandat.usager_id, Mandat.expires_at)
+        )
+        for usager_id, expires_at, count in session.execute(statement):
+            rows[usager_id].counts[status_of(expires_at, int(count or 0), now)] += 1
+    return UsagerPage(list(rows.values()), total, page, per_page)
+
+
+def usager_in_organisation(usager_id: int, organisation_id: int) -> Usager | None:
+    """A usager, only if they have (or had) a mandate with the structure."""
+    statement = (
+        sa.select(Usager)
+        .join(MandatUsager, MandatUsager.usager_id == Usager.id)
+        .where(Usager.id == usager_id, MandatUsager.organisation_id == organisation_id)
+    )
+    return db.session().scalars(statement).first()
+
+
+def mandats_of_usager(usager_id: int, organisation_id: int) -> list[Mandat]:
+    """A usager's mandates with the structure, newest first, with their autorisations."""
+    statement = (
+        sa.select(Mandat)
+        .where(Mandat.usager_id == usager_id, Mandat.organisation_id == organisation_id)
+        .options(selectinload(Mandat.autorisations))
+        .order_by(Mandat.created_at.desc(), Mandat.id.desc())
+    )
+    return list(db.session().scalars(statement))
+
+
+def mandat_by_uuid(uuid: str) -> Mandat | None:
+    """A mandate by its public uuid, with its autorisations, usager and organisation."""
+    if not _looks_like_uuid(uuid):
+        return None
+    statement = (
+        sa.select(Mandat).where(Mandat.uuid == uuid.lower())
+        .options(selectinload(Mandat.autorisations), joinedload(Mandat.usager), joinedload(Mandat.organisation))
+    )
+    return db.session().scalars(statement).first()
+
+
+def mandat_in_organisation(uuid: str, organisation_id: int) -> Mandat | None:
+    """A mandate of the structure (None for another structure's: the caller answers 404)."""
+    mandat = mandat_by_uuid(uuid)
+    return mandat if mandat is not None and mandat.organisation_id == organisation_id else None
+
+
+def mandat_by_request_key(request_key: str) -> Mandat | None:
+    """The mandate created by a form's single-use token, if any."""
+    return db.session().scalars(sa.select(Mandat).where(Mandat.request_key == request_key)).first()
+
+
+def _looks_like_uuid(value: str) -> bool:
+    return bool(re.fullmatch(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", value))
+
+
+@dataclass(frozen=True)
+class JournalLine:
+    """A journal entry of a mandate, with the aidant's name."""
+
+    entry: JournalEntry
+    aidant_name: str
+
+
+def journal_of_mandat(mandat_id: int, limit: int = 200) -> list[JournalLine]:
+    """The journal entries about a mandate, oldest first."""
+    statement = (
+        sa.select(JournalEntry, Aidant)
+        .outerjoin(Aidant, Aidant.id == JournalEntry.aidant_id)
+        .where(JournalEntry.mandat_id == mandat_id)
+        .order_by(JournalEntry.seq)
+        .limit(limit)
+    )
+    rows = db.session().execute(statement)
+    return [JournalLine(entry, aidant.full_name if aidant else "—") for entry, aidant in rows]
+
+
+# --- for the identity provider ------------------------------------------------------------------
+
+
+def _active_autorisation_conditions(organisation_id: int, now: dt.datetime) -> list[sa.ColumnElement[bool]]:
+    return [
+        Autorisation.organisation_id == organisation_id,
+        Autorisation.revoked_at.is_(None),
+        Autorisation.expires_at > now,
+    ]
+
+
+def usagers_with_active_autorisation(organisation_id: int, now: dt.datetime, *, query: str = "",
+                                     demarches: set[str] | None = None, limit: int = 20) -> list[Usager]:
+    """Usagers with at least one active autorisation in the structure (among ``demarches`` if given), by name."""
+    active = sa.select(Autorisation.id).where(
+        Autorisation.usager_id == MandatUsager.usager_id, *_active_autorisation_conditions(organisation_id, now)
+    )
+    if demarches is not None:
+        active = active.where(Autorisation.demarche.in_(sorted(demarches)))
+    statement = (
+        sa.select(Usager)
+        .join(MandatUsager, MandatUsager.usager_id == Usager.id)
+        .where(MandatUsager.organisation_id == organisation_id, active.exists())
+        .order_by(MandatUsager.name_key, MandatUsager.usager_id)
+        .limit(limit)
+    )
+    name_filter = _name_filter(query)
+    if name_filter is not None:
+        statement = statement.where(name_filter)
+    return list(db.session().scalars(statement))
+
+
+def active_autorisations(usager_id: int, organisation_id: int, now: dt.datetime) -> list[Autorisation]:
+    """A usager's autorisations usable now in the structure, with their mandate (and its usager)."""
+    statement = (
+        sa.select(Autorisation)
+        .where(Autorisation.usager_id == usager_id, *_active_autorisation_conditions(organisation_id, now))
+        .options(joinedload(Autorisation.mandat).joinedload(Mandat.usager))
+        .order_by(Autorisation.id)
+    )
+    return list(db.session().scalars(statement))
+
+
+def autorisation_with_mandat(autorisation_id: int) -> Autorisation | None:
+    """An autorisation by id, with its mandate, the mandate's usager and organisation."""
+    statement = (
+        sa.select(Autorisation).where(Autorisation.id == autorisation_id)
+        .options(joinedload(Autorisation.mandat).joinedload(Mandat.usager),
+                 joinedload(Autorisation.mandat).joinedload(Mandat.organisation))
+    )
+    return db.session().scalars(statement).first()
+
+
+def autorisation_is_active(autorisation_id: int, now: dt.datetime) -> bool:
+    """Whether an autorisation may be used now: read from the database at each call, so a revocation
+    takes effect at once."""
+    statement = sa.select(Autorisation.id).where(
+        Autorisation.id == autorisation_id, Autorisation.revoked_at.is_(None), Autorisation.expires_at > now
+    )
+    return db.session().scalar(statement) is not None

@@ -1,0 +1,20 @@
+"""gunicorn reads this file from the working directory: refuse to start before opening the port.
+
+Without it a missing production secret would be found by each worker as it loads the app;
+here the master checks the configuration once and stops with one line.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+
+def on_starting(server: object) -> None:
+    from aidants.config import ConfigError, load_config
+
+    instance = Path(os.environ.get("AIDANTS_INSTANCE", Path(__file__).resolve().parent / "instance"))
+    try:
+        load_config(os.environ, instance)
+    except ConfigError as error:
+        print(f"aidants: {error}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""FranceConnect's relying party: identifying a usager at an aidant's desk (authorization code flow, authlib)."""

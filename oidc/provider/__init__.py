@@ -1,0 +1,1 @@
+"""The identity provider: an aidant hands a service a usager's identity under a valid mandate."""

@@ -1,0 +1,122 @@
+"""The rules of the authorization page: which request is acceptable, what the aidant may choose."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError, InvalidScopeError
+from authlib.oidc.core.errors import LoginRequiredError
+from werkzeug.datastructures import MultiDict
+
+from aidants.accounts import services as accounts
+from aidants.accounts.models import Aidant, AidantSession
+from aidants.usagers.models import Usager
+from oidc.provider import claims, mandates
+from oidc.provider.models import OidcClient
+from oidc.provider.server import Choice, query_client
+
+#: prompt=login is satisfied by a code typed this recently (e.g. the sign-in that led here).
+FRESH_LOGIN = dt.timedelta(minutes=5)
+KNOWN_PARAMS = {
+    "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "prompt", "acr_values", "claims",
+    "ui_locales", "code_challenge", "code_challenge_method", "max_age", "login_hint", "display",
+}
+
+
+class PageError(Exception):
+    """An error shown on our page, because the client or its redirect URI cannot be trusted."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """A validated authorization request, as far as our own rules go."""
+
+    client: OidcClient
+    redirect_uri: str
+    allowed_demarches: set[str] | None  # from a claims request's rep_scope values; None: any
+    prompt: set[str]
+
+
+def check_client(args: MultiDict[str, str]) -> tuple[OidcClient, str]:
+    """The client and redirect URI, checked before anything may be sent back to it."""
+    client = query_client(args.get("client_id", ""))
+    if client is None:
+        raise PageError("Le service qui vous a envoyé ici n'est pas reconnu ou a été désactivé.")
+    redirect_uri = args.get("redirect_uri", "")
+    if len(args.getlist("redirect_uri")) != 1 or not client.check_redirect_uri(redirect_uri):
+        raise PageError("L'adresse de retour demandée par ce service n'est pas enregistrée.")
+    return client, redirect_uri
+
+
+def check_request(args: MultiDict[str, str], client: OidcClient, redirect_uri: str) -> Request:
+    """Our rules on top of authlib's: openid scope, JSON claims, no prompt=none, no repeated parameter."""
+    for name in KNOWN_PARAMS:
+        if len(args.getlist(name)) > 1:
+            raise _redirect_error(InvalidRequestError(f"Parameter '{name}' repeated."), redirect_uri)
+    if "openid" not in args.get("scope", "").split():
+        raise _redirect_error(InvalidScopeError("The 'openid' scope is required."), redirect_uri)
+    prompt = set(args.get("prompt", "").split())
+    if "none" in prompt:
+        raise _redirect_error(LoginRequiredError(), redirect_uri)
+    return Request(client, redirect_uri, _requested_demarches(args.get("claims"), redirect_uri), prompt)
+
+
+def _requested_demarches(raw: str | None, redirect_uri: str) -> set[str] | None:
+    if not raw:
+        return None
+    try:
+        parsed: Any = json.loads(raw)
+    except ValueError:
+        raise _redirect_error(InvalidRequestError("'claims' is not valid JSON."), redirect_uri) from None
+    if not isinstance(parsed, dict):
+        raise _redirect_error(InvalidRequestError("'claims' must be a JSON object."), redirect_uri)
+    return claims.requested_rep_scopes(parsed)
+
+
+def _redirect_error(error: OAuth2Error, redirect_uri: str) -> OAuth2Error:
+    error.redirect_uri = redirect_uri
+    return error
+
+
+def needs_code(request: Request, current: AidantSession, now: dt.datetime) -> bool:
+    """Whether the aidant must type a TOTP code before the service gets an identity."""
+    if accounts.needs_reauth(current, now):
+        return True
+    return "login" in request.prompt and now - current.verified_at > FRESH_LOGIN
+
+
+def usagers(request: Request, aidant: Aidant, now: dt.datetime, query: str, limit: int = 20) -> list[Usager]:
+    """Usagers with an active mandate in the aidant's current structure, for the démarches on offer."""
+    assert aidant.current_organisation_id is not None
+    return mandates.usagers_with_active_mandate(aidant.current_organisation_id, now, query,
+                                                request.allowed_demarches, limit)
+
+
+def offers(request: Request, aidant: Aidant, usager_id: int, now: dt.datetime) -> list[mandates.Offer]:
+    """The démarches the aidant may use for this usager now: in an active mandate and in the request."""
+    assert aidant.current_organisation_id is not None
+    return mandates.active_offers(usager_id, aidant.current_organisation_id, now, request.allowed_demarches)
+
+
+def choose(request: Request, aidant: Aidant, current: AidantSession, usager_id: int, autorisation_id: int,
+           code: str, now: dt.datetime) -> Choice | str:
+    """Check the aidant's choice (and code); return what to grant, or a message in French."""
+    offer = next((o for o in offers(request, aidant, usager_id, now) if o.autorisation_id == autorisation_id), None)
+    if offer is None:
+        return "Ce mandat n'est plus actif pour cette démarche. Choisissez-en une autre."
+    auth_time = current.verified_at
+    if needs_code(request, current, now):
+        if not accounts.reverify(current, code, now):
+            return "Ce code n'est pas valable. Attendez le code suivant et réessayez."
+        auth_time = now
+    assert aidant.current_organisation is not None
+    return Choice(aidant, aidant.current_organisation, offer.usager, offer.autorisation_id, offer.demarche, auth_time)
+
+
+def nothing_to_offer() -> OAuth2Error:
+    """The request's démarches and the usager's mandates do not meet."""
+    return AccessDeniedError("No active mandate covers the requested demarches.")

@@ -1,0 +1,199 @@
+"""Provider endpoints: discovery, authorize (the aidant's choice), token, userinfo, end-session."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6750 import InvalidTokenError
+from flask import Blueprint, Response, g, jsonify, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from aidants import clock, csrf, db
+from aidants.accounts import services as accounts
+from aidants.security import jose
+from aidants.usagers.models import Usager
+from oidc.provider import authorize as rules
+from oidc.provider import claims, mandates, server, tokens
+from oidc.provider.models import OidcToken
+
+bp = Blueprint("oidc_provider", __name__)
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery() -> Response:
+    base = tokens.issuer()
+    return jsonify({
+        "issuer": base,
+        "authorization_endpoint": base + url_for("oidc_provider.authorize"),
+        "token_endpoint": base + url_for("oidc_provider.token"),
+        "userinfo_endpoint": base + url_for("oidc_provider.userinfo"),
+        "end_session_endpoint": base + url_for("oidc_provider.end_session"),
+        "jwks_uri": base + url_for("keys.jwks"),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+        "userinfo_signing_alg_values_supported": ["ES256", "RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "profile", "email", "birth", "given_name", "family_name", "birthdate",
+                             "gender", "birthplace", "birthcountry", "preferred_username"],
+        "claims_supported": ["sub", "given_name", "family_name", "birthdate", "gender", "birthplace",
+                             "birthcountry", "email", "preferred_username", "rep_scope", "act", "acr",
+                             "auth_time", "nonce"],
+        "claims_parameter_supported": True,
+        "acr_values_supported": ["eidas1"],
+        "prompt_values_supported": ["login", "consent", "none"],
+    })
+
+
+def _error_page(message: str) -> tuple[str, int]:
+    return render_template("oidc/error.html", message=message), 400
+
+
+def _to_client(error: OAuth2Error, redirect_uri: str | None = None) -> WerkzeugResponse:
+    """An OIDC error sent back to the client's (already checked) redirect URI, with its state."""
+    error.redirect_uri = error.redirect_uri or redirect_uri
+    error.state = request.args.get("state")
+    return server.server().handle_error_response(None, error)
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize() -> Any:
+    """Validate, make sure a recently verified aidant is here, let them choose usager and démarche."""
+    try:
+        client, redirect_uri = rules.check_client(request.args)
+    except rules.PageError as error:
+        return _error_page(str(error))
+    try:
+        checked = rules.check_request(request.args, client, redirect_uri)
+        grant = server.server().get_consent_grant(end_user=g.aidant)
+    except OAuth2Error as error:
+        return _to_client(error, redirect_uri)
+    if g.aidant is None or g.aidant.current_organisation is None:
+        return redirect(url_for("accounts.login", next=request.full_path))
+    now = clock.now()
+    if request.method == "POST":
+        return _decide(checked, grant, now)
+    usager_id = request.args.get("usager", type=int)
+    if usager_id is None:
+        found = rules.usagers(checked, g.aidant, now, request.args.get("q", ""))
+        if not found and not request.args.get("q"):
+            return _to_client(rules.nothing_to_offer(), checked.redirect_uri)
+        return render_template("oidc/choose_usager.html", usagers=found, client=client,
+                               query=request.args.get("q", ""), params=_oidc_params())
+    offers = rules.offers(checked, g.aidant, usager_id, now)
+    if not offers:
+        return _to_client(rules.nothing_to_offer(), checked.redirect_uri)
+    return render_template("oidc/choose_demarche.html", offers=offers, client=client, usager=offers[0].usager,
+                           needs_code=rules.needs_code(checked, g.aidant_session, now), params=_oidc_params(),
+                           labels=claims.REP_SCOPE_LABELS)
+
+
+def _oidc_params() -> list[tuple[str, str]]:
+    return [(k, v) for k, v in request.args.items(multi=True) if k in rules.KNOWN_PARAMS]
+
+
+def _decide(checked: rules.Request, grant: Any, now: Any) -> Any:
+    if request.form.get("action") == "refuser":
+        response = server.server().create_authorization_response(grant_user=None, grant=grant)
+        return response
+    choice = rules.choose(checked, g.aidant, g.aidant_session, request.form.get("usager_id", type=int) or 0,
+                          request.form.get("autorisation_id", type=int) or 0,
+                          "".join(request.form.get("code", "").split()), now)
+    if isinstance(choice, str):
+        db.commit()  # a wrong code counts towards the lockout
+        offers = rules.offers(checked, g.aidant, request.form.get("usager_id", type=int) or 0, now)
+        if not offers or g.aidant_session.revoked_at is not None:
+            return _to_client(rules.nothing_to_offer(), checked.redirect_uri)
+        return render_template("oidc/choose_demarche.html", offers=offers, client=checked.client,
+                               usager=offers[0].usager, needs_code=rules.needs_code(checked, g.aidant_session, now),
+                               params=_oidc_params(), labels=claims.REP_SCOPE_LABELS, error=choice), 400
+    response = server.server().create_authorization_response(grant_user=choice, grant=grant)
+    db.commit()
+    return response
+
+
+@bp.get("/authorize/usagers")
+def search_usagers() -> Any:
+    """Search as you type on the authorization page (same rules as the page)."""
+    if g.aidant is None or g.aidant.current_organisation_id is None:
+        return jsonify({"error": "login_required"}), 401
+    try:
+        client, redirect_uri = rules.check_client(request.args)
+        checked = rules.check_request(request.args, client, redirect_uri)
+    except (rules.PageError, OAuth2Error):
+        return jsonify({"error": "invalid_request"}), 400
+    found = rules.usagers(checked, g.aidant, clock.now(), request.args.get("q", ""))
+    return jsonify([{"id": u.id, "name": u.full_name, "birthdate": u.birthdate} for u in found])
+
+
+@bp.post("/token")
+@csrf.exempt
+def token() -> Any:
+    response = server.server().create_token_response()
+    db.commit()  # the token and its journal entry, or the revocation that a replayed code caused
+    return response
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+@csrf.exempt
+def userinfo() -> Any:
+    """The usager's identity, only while the autorisation is still active; each call journaled."""
+    try:
+        found: OidcToken = server.protector().acquire_token()
+    except OAuth2Error as error:
+        return _bearer_error(error)
+    authorization, now = found.authorization, clock.now()
+    if not mandates.autorisation_is_active(authorization.autorisation_id, now):
+        return _bearer_error(InvalidTokenError(description="The mandate behind this token is no longer active."))
+    usager = db.session().get(Usager, authorization.usager_id)
+    assert usager is not None
+    info = claims.userinfo(authorization.client.client_id, usager, found.scope)
+    server.journal_use(authorization, now, "userinfo")
+    db.commit()
+    if authorization.client.userinfo_alg:
+        body = tokens.signed_userinfo(authorization.client, info, now)
+        return Response(body, content_type="application/jwt", headers={"Cache-Control": "no-store"})
+    response = jsonify(info)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _bearer_error(error: OAuth2Error) -> Response:
+    """An RFC 6750 error: JSON body and a WWW-Authenticate header."""
+    status, body, headers = error(None)
+    return Response(json.dumps(body), status=status, headers=headers, content_type="application/json")
+
+
+@bp.get("/session/end")
+def end_session() -> Any:
+    """RP-initiated logout: id_token_hint required and ours, registered post-logout URI only, state echoed."""
+    hint = request.args.get("id_token_hint", "")
+    try:
+        payload = jose.verify_jwt(hint, accept_expired=True)
+    except jose.InvalidJWT:
+        return _error_page("La demande de déconnexion n'est pas valable (jeton absent ou invalide).")
+    client = server.query_client(str(payload.get("aud", "")))
+    target = request.args.get("post_logout_redirect_uri", "")
+    if payload.get("iss") != tokens.issuer() or client is None:
+        return _error_page("La demande de déconnexion ne vient pas d'un service reconnu.")
+    if target and not client.check_post_logout_redirect_uri(target):
+        return _error_page("L'adresse de retour après déconnexion n'est pas enregistrée pour ce service.")
+    if g.aidant_session is not None:
+        accounts.logout(g.aidant_session, clock.now())
+        db.commit()
+    session.clear()
+    if not target:
+        return render_template("oidc/logged_out.html")
+    state = request.args.get("state")
+    separator = "&" if "?" in target else "?"
+    return redirect(target + (f"{separator}state={_quote(state)}" if state else ""))
+
+
+def _quote(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="")
