@@ -175,9 +175,12 @@ def demo() -> None:
 @click.command("rotate-seeds")
 @with_appcontext
 def rotate_seeds() -> None:
-    """Re-encrypt every TOTP seed under the first key of SEED_ENCRYPTION_KEYS."""
+    """Re-encrypt every TOTP seed, and the signing keys, under the first key of SEED_ENCRYPTION_KEYS."""
+    from aidants.signing import services as signing
+
     try:
         count = devices.reencrypt_seeds()
+        keys = signing.reencrypt_private_keys()
     except devices.SeedUnreadable as exc:
         db.session().rollback()
         _fail(f"La graine du dispositif n° {exc.device_id} ne s'ouvre avec aucune clé de SEED_ENCRYPTION_KEYS "
@@ -185,7 +188,8 @@ def rotate_seeds() -> None:
               "nouvelle, puis relancez : aucune graine n'a été rechiffrée.")
         return
     db.commit()
-    click.echo(f"{count} graine(s) rechiffrée(s) avec la clé {devices.keyring().current_kid}.")
+    click.echo(f"{count} graine(s) et {keys} clé(s) de signature rechiffrée(s) avec la clé "
+               f"{devices.keyring().current_kid}.")
 
 
 @click.group("journal")

@@ -21,7 +21,7 @@ from aidants.accounts import cards, devices
 from aidants.accounts.models import Aidant, LoginLink, TotpDevice
 from aidants.cli import main
 from aidants.journal.models import JournalEntry
-from aidants.security import totp
+from aidants.security import jose, totp
 from tests.conftest import TEST_SECRETS, build_app
 from tests.factories import AidantWithDevice, make_aidant, sign_in
 
@@ -315,15 +315,17 @@ def test_rotate_seeds_re_encrypts_under_the_new_first_key(app, database_url, tmp
     who = make_aidant(fixed_clock.now())
     card = Card("ROT-1", fixed_clock.now())
     assert stored_kids() == ["t1", "t1"]
+    jose.sign_jwt({"probe": 1}, "ES256")  # the service's first signing key, encrypted under t1 too
+    db.commit()
 
     rotating = other_app(database_url, tmp_path, fixed_clock, ring("t2", "t1"))
     with rotating.app_context():
         result = rotating.test_cli_runner().invoke(main, ["rotate-seeds"])
         assert result.exit_code == 0, result.output
-        assert "2 graine(s) rechiffrée(s) avec la clé t2" in result.stdout
+        assert "2 graine(s) et 1 clé(s) de signature rechiffrée(s) avec la clé t2" in result.stdout
         assert stored_kids() == ["t2", "t2"]
         again = rotating.test_cli_runner().invoke(main, ["rotate-seeds"])
-        assert "0 graine(s) rechiffrée(s)" in again.stdout
+        assert "0 graine(s) et 0 clé(s) de signature rechiffrée(s)" in again.stdout
     rotating.extensions["db_engine"].dispose()
 
     rotated = other_app(database_url, tmp_path, fixed_clock, ring("t2"))
@@ -334,6 +336,7 @@ def test_rotate_seeds_re_encrypts_under_the_new_first_key(app, database_url, tmp
         aidant = db.session().get(Aidant, who.aidant.id)
         assert devices.activate_card(aidant, "ROT-1", card.shows(now, -1), card.shows(now), now) is None
         db.commit()
+        assert jose.verify_jwt(jose.sign_jwt({"probe": 2}, "ES256"))["probe"] == 2  # the signing key opens too
     rotated.extensions["db_engine"].dispose()
 
     # A ring that lost the key the seeds are under: the rotation stops, names the key, changes nothing;
