@@ -97,7 +97,10 @@ def login() -> Response:
     """Start the authorization, optionally asking for one démarche (rep_scope)."""
     settings = _settings()
     _ensure_client(settings)
-    url, pending = flow.begin(settings, 0, clock.now())
+    try:
+        url, pending = flow.begin(settings, 0, clock.now())
+    except flow.FranceConnectError as error:
+        return Response(render_template("sandbox/service_error.html", reason=error.kind), status=error.status)
     demarche = request.args.get("demarche", "")
     if demarche in REP_SCOPE_LABELS:
         wanted = {"id_token": {"rep_scope": {"essential": True, "values": [REP_SCOPE_LABELS[demarche]]}}}
