@@ -56,6 +56,19 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(mandats_bp)
     app.register_blueprint(keys_bp)
+    from aidants.staff.views import bp as staff_bp
+    from aidants.stats.views import bp as stats_bp
+
+    app.register_blueprint(staff_bp)
+    app.register_blueprint(stats_bp)
+    from aidants.habilitation.staff_views import bp as staff_habilitation_bp
+    from aidants.habilitation.views import bp as habilitation_bp
+
+    app.register_blueprint(habilitation_bp)
+    app.register_blueprint(staff_habilitation_bp)
+    from aidants.referents.views import bp as referents_bp
+
+    app.register_blueprint(referents_bp)
     from oidc.client.views import bp as franceconnect_bp
 
     app.register_blueprint(franceconnect_bp)

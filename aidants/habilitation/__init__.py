@@ -1,0 +1,1 @@
+"""Habilitation requests: a structure applies, the staff review."""

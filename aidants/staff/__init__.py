@@ -1,0 +1,1 @@
+"""The staff back-office: card import, transfer of mandates, inactive aidants, the journal."""

@@ -1,0 +1,1 @@
+"""Statistics of the service: public figures and a référent's structures."""
