@@ -68,6 +68,7 @@ class Mandat(Base):
     __tablename__ = "mandat"
     __table_args__ = (
         sa.Index("ix_mandat_organisation_usager", "organisation_id", "usager_id", "created_at"),
+        sa.Index("ix_mandat_created_at", "created_at"),  # statistics: mandates created per month
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -146,6 +147,9 @@ class Autorisation(Base):
             postgresql_where=sa.text("revoked_at IS NULL AND replaced_at IS NULL"),
         ),
         sa.Index("ix_autorisation_organisation_usager", "organisation_id", "usager_id", "expires_at"),
+        # statistics: the autorisations still active (not revoked, not yet expired)
+        sa.Index("ix_autorisation_unrevoked_expires", "expires_at", "demarche",
+                 sqlite_where=sa.text("revoked_at IS NULL"), postgresql_where=sa.text("revoked_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
