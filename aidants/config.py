@@ -137,6 +137,8 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         "TRUST_PROXY_HOPS": int(environ.get("TRUST_PROXY_HOPS", "0")),
         "INSEE_API_KEY": environ.get("INSEE_API_KEY", ""),  # optional: SIRET lookup in habilitation requests
         "INSEE_API_URL": environ.get("INSEE_API_URL", ""),
+        # optional: the staff's shared mailbox, told of each submitted habilitation request
+        "STAFF_EMAIL": environ.get("STAFF_EMAIL", ""),
         **franceconnect_config(environ, production, found.secret_key),
     }
 

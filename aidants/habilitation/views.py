@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from aidants import clock, db, mail
@@ -356,5 +356,9 @@ def submit_step(uuid: str) -> Page:
     _email(g.issuer.email, "Votre demande d'habilitation Aidants Connect est envoyée",
            "habilitation/emails/submitted.txt", req=found,
            page=external_url("habilitation.request_page", uuid=uuid), start=external_url("habilitation.start"))
+    if current_app.config["STAFF_EMAIL"]:
+        _email(current_app.config["STAFF_EMAIL"], "Nouvelle demande d'habilitation à examiner",
+               "habilitation/emails/staff_new_request.txt", req=found,
+               page=external_url("staff_habilitation.detail", uuid=uuid))
     flash("Votre demande est envoyée. L'équipe Aidants Connect vous répondra par e-mail.", "success")
     return redirect(url_for("habilitation.request_page", uuid=uuid))

@@ -188,3 +188,14 @@ def test_an_issuer_has_a_few_open_requests_at_most(client):
     response = client.post("/habilitation/mes-demandes/nouvelle", follow_redirects=True)
     assert "Vous avez déjà 5 demandes en cours" in text(response)
     assert len(db.session().scalars(sa.select(HabilitationRequest)).all()) == services.MAX_OPEN_REQUESTS
+
+
+def test_the_staff_mailbox_hears_of_each_submission_when_configured(client):
+    client.application.config["STAFF_EMAIL"] = "equipe@aidants.example.org"
+    issuer = start_issuer(client, EMAIL)
+    fill_request(issuer)
+    assert emails_to("equipe@aidants.example.org") == []
+    submit(issuer)
+    [message] = emails_to("equipe@aidants.example.org")
+    assert "Nouvelle demande d'habilitation" in message.subject
+    assert f"/staff/habilitations/{issuer.request.uuid}" in message.body
