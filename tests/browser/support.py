@@ -36,6 +36,13 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """ % CSP_BINDING  # noqa: UP031 (the JS template literal braces make an f-string unreadable)
 
 
+#: True once the DSFR's script has set up the header menu (or when the page has none).
+DSFR_READY = """() => {
+  const menu = document.querySelector(".fr-header__menu.fr-modal");
+  return !menu || menu.hasAttribute("data-fr-js-header-modal");
+}"""
+
+
 class _QuietHandler(WSGIRequestHandler):
     """No access log line per request (pytest shows the test's own output instead)."""
 
@@ -130,7 +137,12 @@ def describe_violations(violations: list[dict[str, Any]], limit: int = 5) -> str
 
 
 def assert_accessible(page: Page, context: Any = None, options: dict[str, Any] | None = None) -> None:
-    """Fail with a readable list when axe-core finds any violation on the page as it is now."""
+    """Fail with a readable list when axe-core finds any violation on the page as it is now.
+
+    The DSFR's script first finishes setting up the page (it adapts the header menu's ARIA to the screen
+    size): axe then judges the page a person meets, not the instant before the script ran.
+    """
+    page.wait_for_function(DSFR_READY)
     violations = axe_violations(page, context, options)
     if violations:
         raise AssertionError(
