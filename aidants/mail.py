@@ -41,9 +41,10 @@ def send(recipient: str, subject: str, body: str, now: dt.datetime) -> None:
     if config["DEV_OUTBOX"]:
         # Printed for the developer at the terminal of `make run`; never in production.
         print(f"\n--- email to {recipient}: {subject}\n{body}\n---", flush=True)
-        session = db.session()
-        session.add(OutboxMessage(created_at=now, recipient=recipient, subject=subject, body=body))
-        session.commit()
+        # Its own short transaction: sending never commits (or rolls back) the request's own changes.
+        with db.engine().begin() as connection:
+            connection.execute(sa.insert(OutboxMessage).values(
+                created_at=now, recipient=recipient, subject=subject, body=body))
     elif not config["SMTP_HOST"]:
         log.error("no SMTP_HOST configured: email %r to a recipient was not sent", subject)
 
