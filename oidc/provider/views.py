@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6750 import InvalidTokenError
@@ -190,10 +191,4 @@ def end_session() -> Any:
         return render_template("oidc/logged_out.html")
     state = request.args.get("state")
     separator = "&" if "?" in target else "?"
-    return redirect(target + (f"{separator}state={_quote(state)}" if state else ""))
-
-
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")
+    return redirect(target + (f"{separator}state={quote(state, safe='')}" if state else ""))
