@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import count
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 from aidants import db, mail
-from aidants.accounts import devices
+from aidants.accounts import cards, devices
 from aidants.accounts import services as accounts
 from aidants.accounts.models import Aidant, TotpDevice
 from aidants.organisations import services as organisations
@@ -79,3 +83,46 @@ def sign_in(client: FlaskClient, who: AidantWithDevice, now: dt.datetime) -> Non
     assert "Consultez votre messagerie" in response.get_data(as_text=True)
     response = client.post(last_login_path(who.aidant.email))
     assert response.status_code == 302, response.get_data(as_text=True)
+
+
+class Card:
+    """A physical card put in stock, whose clock runs ``ahead`` steps in front of the server's."""
+
+    def __init__(self, serial: str, now: dt.datetime, ahead: int = 0) -> None:
+        self.serial, self.seed, self.ahead = serial, os.urandom(20), ahead
+        cards.store_cards([cards.CardRow(1, serial, self.seed, 60, 6)], now)
+        db.commit()
+
+    def shows(self, now: dt.datetime, offset: int = 0) -> str:
+        """The code on the card's screen at ``now`` (``offset`` steps later)."""
+        return totp.code_for_step(self.seed, totp.step_at(now, 60) + self.ahead + offset)
+
+    def row(self) -> TotpDevice:
+        db.session().expire_all()
+        found = devices.find_card(self.serial)
+        assert found is not None
+        return found
+
+
+def run_together(app: Flask, jobs: list[Callable[[], object]]) -> list[object]:
+    """Each job in its own thread and app context (own session, own connection), all released at once;
+    its result, or the exception it raised."""
+    start = threading.Barrier(len(jobs))
+    results: list[object] = [None] * len(jobs)
+
+    def runner(index: int) -> None:
+        with app.app_context():
+            start.wait()
+            try:
+                results[index] = jobs[index]()
+                db.commit()
+            except Exception as exc:  # reported to the main thread
+                db.session().rollback()
+                results[index] = exc
+
+    threads = [threading.Thread(target=runner, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
-import os
 import threading
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -17,35 +16,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from aidants import clock, db
-from aidants.accounts import cards, devices
+from aidants.accounts import devices
 from aidants.accounts.models import Aidant, LoginLink, TotpDevice
 from aidants.cli import main
 from aidants.journal.models import JournalEntry
 from aidants.security import jose, totp
 from tests.conftest import TEST_SECRETS, build_app
-from tests.factories import AidantWithDevice, make_aidant, sign_in
+from tests.factories import AidantWithDevice, Card, make_aidant, sign_in
 
 CARD_PAGE = "/espace-aidant/carte"
 APP_PAGE = "/espace-aidant/application"
-
-
-class Card:
-    """A physical card in stock whose clock runs ``ahead`` steps in front of the server's."""
-
-    def __init__(self, serial: str, now: dt.datetime, ahead: int = 0) -> None:
-        self.serial, self.seed, self.ahead = serial, os.urandom(20), ahead
-        cards.store_cards([cards.CardRow(1, serial, self.seed, 60, 6)], now)
-        db.commit()
-
-    def shows(self, now: dt.datetime, offset: int = 0) -> str:
-        """The code on the card's screen at ``now`` (``offset`` steps later)."""
-        return totp.code_for_step(self.seed, totp.step_at(now, 60) + self.ahead + offset)
-
-    def row(self) -> TotpDevice:
-        db.session().expire_all()
-        found = devices.find_card(self.serial)
-        assert found is not None
-        return found
 
 
 def journal_actions() -> list[str]:

@@ -3,41 +3,16 @@ other gets a French message and changes nothing. Real threads, each with its own
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import sqlalchemy as sa
-from flask import Flask
 
 from aidants import db
 from aidants.accounts.models import Aidant
 from aidants.habilitation import queries, review, services
 from aidants.organisations.models import Organisation
-from tests.factories import make_aidant
+from tests.factories import make_aidant, run_together
 from tests.habilitation.helpers import fill_request, journal_entries, start_issuer, submitted_request
-
-
-def run_together(app: Flask, jobs: list[Callable[[], object]]) -> list[object]:
-    """Each job in its own thread and app context, all released at once; its result or its exception."""
-    start = threading.Barrier(len(jobs))
-    results: list[object] = [None] * len(jobs)
-
-    def runner(index: int) -> None:
-        with app.app_context():
-            start.wait()
-            try:
-                results[index] = jobs[index]()
-                db.commit()
-            except Exception as exc:  # reported to the main thread
-                db.session().rollback()
-                results[index] = exc
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def test_a_submission_racing_itself_is_sent_once(app, client, fixed_clock):

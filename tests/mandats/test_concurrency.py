@@ -3,41 +3,14 @@ open autorisations for the same usager, structure and démarche. Real threads, r
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import sqlalchemy as sa
-from flask import Flask
 
 from aidants import db
 from aidants.accounts.models import Aidant
 from aidants.mandats import services
 from aidants.mandats.models import Autorisation, Mandat
-from tests.factories import make_aidant, make_organisation
+from tests.factories import make_aidant, make_organisation, run_together
 from tests.mandats.helpers import make_usager
-
-
-def run_together(app: Flask, jobs: list[Callable[[], object]]) -> list[object]:
-    """Run each job in its own thread and app context (own session, own connection), all at once."""
-    start = threading.Barrier(len(jobs))
-    results: list[object] = [None] * len(jobs)
-
-    def runner(index: int) -> None:
-        with app.app_context():
-            start.wait()
-            try:
-                results[index] = jobs[index]()
-                db.commit()
-            except Exception as exc:  # reported to the main thread
-                db.session().rollback()
-                results[index] = exc
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def open_autorisations(usager_id: int) -> list[tuple[str, int]]:

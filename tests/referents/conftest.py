@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,31 +17,11 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from aidants import db
-from aidants.accounts import cards, devices
 from aidants.accounts.models import Aidant, TotpDevice
 from aidants.clock import FixedClock
 from aidants.journal.models import JournalEntry
 from aidants.organisations.models import Organisation
-from aidants.security import totp
 from tests.factories import AidantWithDevice, make_aidant, make_organisation, sign_in
-
-
-class Card:
-    """A physical card put in stock, whose clock runs ``ahead`` steps in front of the server's."""
-
-    def __init__(self, serial: str, now: dt.datetime, ahead: int = 0) -> None:
-        self.serial, self.seed, self.ahead = serial, os.urandom(20), ahead
-        cards.store_cards([cards.CardRow(1, serial, self.seed, 60, 6)], now)
-        db.commit()
-
-    def shows(self, now: dt.datetime, offset: int = 0) -> str:
-        return totp.code_for_step(self.seed, totp.step_at(now, 60) + self.ahead + offset)
-
-    def row(self) -> TotpDevice:
-        db.session().expire_all()
-        found = devices.find_card(self.serial)
-        assert found is not None
-        return found
 
 
 @dataclass

@@ -12,7 +12,8 @@ import pytest
 
 from aidants import db
 from aidants.referents import services
-from tests.referents.conftest import Card, World, snapshot, text
+from tests.factories import Card
+from tests.referents.conftest import World, snapshot, text
 
 ROLES = ("anonymous", "aidant_a", "aidant_b", "referent_a", "referent_b", "staff")
 S = "/referent/structures/{a}"

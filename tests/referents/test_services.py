@@ -9,7 +9,8 @@ from aidants.accounts import devices
 from aidants.mandats import services as mandats
 from aidants.referents import queries, services
 from aidants.referents.services import NotManaged, ReferentError
-from tests.referents.conftest import Card, World, journal_actions, last_entry, snapshot
+from tests.factories import Card
+from tests.referents.conftest import World, journal_actions, last_entry, snapshot
 
 
 def refused(call, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -11,9 +11,9 @@ from aidants import db
 from aidants.accounts.models import Aidant, AidantSession
 from aidants.mandats.models import Mandat
 from aidants.security import totp
-from tests.factories import sign_in
+from tests.factories import Card, sign_in
 from tests.mandats.helpers import create_mandat, make_usager
-from tests.referents.conftest import Card, World, journal_actions, last_entry, snapshot, text
+from tests.referents.conftest import World, journal_actions, last_entry, snapshot, text
 
 
 def base(world: World) -> str:
