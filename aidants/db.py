@@ -75,6 +75,7 @@ def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    app.after_request(_end_unit_of_work)
     app.teardown_appcontext(_close_session)
 
 
@@ -93,6 +94,24 @@ def session() -> Session:
 def commit() -> None:
     """Commit the current unit of work (called by views and CLI commands, never by services)."""
     session().commit()
+
+
+def _end_unit_of_work(response: Any) -> Any:
+    """The request's one transaction boundary: commit after a normal answer, roll back after an error.
+
+    A view that answers below 400 has its work committed here; a 4xx or 5xx answer (a refusal, a
+    form with errors answered 422, an error page) rolls back everything the request wrote. What must
+    survive a refusal (failure counters, lockouts) is written in its own short transaction by the
+    service that counts it. A commit that fails raises here and becomes the error page.
+    """
+    db_session = g.get("db_session")
+    if db_session is None:
+        return response
+    if response.status_code < 400:
+        db_session.commit()
+    else:
+        db_session.rollback()
+    return response
 
 
 def _close_session(_exc: BaseException | None) -> None:

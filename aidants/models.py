@@ -6,5 +6,6 @@ from aidants.journal import models as journal_models  # noqa: F401
 from aidants.mail import OutboxMessage  # noqa: F401
 from aidants.mandats import models as mandats_models  # noqa: F401
 from aidants.organisations import models as organisations_models  # noqa: F401
+from aidants.outbox import models as outbox_models  # noqa: F401
 from aidants.signing import models as signing_models  # noqa: F401
 from aidants.usagers import models as usagers_models  # noqa: F401
