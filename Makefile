@@ -5,6 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 WORKERS ?= 2
+SANDBOX_PORT ?= $(shell echo $$(($(PORT) + 1)))
+SANDBOX_ENV = FC_ISSUER=http://127.0.0.1:$(SANDBOX_PORT)/sandbox/franceconnect \
+	FC_REDIRECT_URI=http://127.0.0.1:$(PORT)/franceconnect/retour \
+	FC_POST_LOGOUT_REDIRECT_URI=http://127.0.0.1:$(PORT)/franceconnect/deconnexion \
+	SANDBOX_PROVIDER_URL=http://127.0.0.1:$(PORT)
 
 .PHONY: install run test test-fast lint bench demo clean
 
@@ -33,8 +38,13 @@ run: install
 	@echo "                             referente@demo.example.org"
 	@echo "  Code du moment : $(BIN)/aidants totp-code camille@demo.example.org"
 	@echo "  Le lien de connexion s'affiche ici et sur http://127.0.0.1:$(PORT)/dev/outbox"
-	@echo "  Bac à sable : http://127.0.0.1:$(PORT)/sandbox/service/ (un service qui demande une identité)"
+	@echo "  Bac à sable : http://127.0.0.1:$(SANDBOX_PORT)/sandbox/service/ (un service qui demande une identité)"
 	@echo
+	@# The FranceConnect sandbox and the demonstration service run in their own gunicorn (PORT+1), so that
+	@# their calls back into the service can never take its threads.
+	export $(SANDBOX_ENV); \
+	$(BIN)/gunicorn --workers 1 --threads 4 --bind 127.0.0.1:$(SANDBOX_PORT) sandbox_wsgi:app & sandbox=$$!; \
+	trap 'kill $$sandbox' EXIT; \
 	$(BIN)/gunicorn --workers $(WORKERS) --threads 4 --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 
 ## make test: every test (SQLite by default; DATABASE_URL=postgresql+psycopg://… for PostgreSQL).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,9 @@ from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from aidants import clock, db
+from aidants import clock, db, logs
 from aidants.config import load_config
+from aidants.redispatch import RetryOnConflict
 from aidants.security.crypto import KeyRing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +38,7 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=app.config["TRUST_PROXY_HOPS"], x_proto=app.config["TRUST_PROXY_HOPS"]
         )
+    app.wsgi_app = RetryOnConflict(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])  # type: ignore[method-assign]
     csrf.init_app(app)
     babel.init_app(app)
     db.init_app(app)
@@ -91,9 +92,5 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _configure_logging(app: Flask) -> None:
-    """Plain lines on stderr that an operator can grep; never secrets."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=os.environ.get("LOG_LEVEL", "INFO"),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+    """One event per line on stderr (JSON in production, plain in development), values escaped; never secrets."""
+    logs.configure(app.config.get("LOG_FORMAT", "plain"), os.environ.get("LOG_LEVEL", "INFO"))

@@ -50,6 +50,7 @@ def db_group() -> None:
 
 @db_group.command("upgrade")
 @with_appcontext
+@db.cli_unit_of_work()
 def db_upgrade() -> None:
     """Apply every pending migration."""
     migrate.upgrade(db.engine())
@@ -63,6 +64,7 @@ def db_upgrade() -> None:
 @click.option("--zipcode", default="")
 @click.option("--city", default="")
 @with_appcontext
+@db.cli_unit_of_work()
 def create_organisation(name: str, siret: str, address: str, zipcode: str, city: str) -> None:
     """Create a structure."""
     try:
@@ -70,7 +72,6 @@ def create_organisation(name: str, siret: str, address: str, zipcode: str, city:
             name=name, siret=siret, address=address, zipcode=zipcode, city=city, now=clock.now())
     except organisations.OrganisationError as exc:
         _fail(str(exc))
-    db.commit()
     click.echo(f"Structure créée : {organisation.name} (SIRET {organisation.siret}).")
 
 
@@ -84,6 +85,7 @@ def create_organisation(name: str, siret: str, address: str, zipcode: str, city:
 @click.option("--staff", is_flag=True, help="member of the national staff")
 @click.option("--app", "with_app", is_flag=True, help="enrol an authenticator app now and print its QR code")
 @with_appcontext
+@db.cli_unit_of_work()
 def create_aidant(email: str, first_name: str, last_name: str, siret: str, profession: str, referent: bool,
                   staff: bool, with_app: bool) -> None:
     """Create an aidant (they sign in with a card or an app, never a password)."""
@@ -100,7 +102,6 @@ def create_aidant(email: str, first_name: str, last_name: str, siret: str, profe
     enrolment = devices.start_app_enrolment(aidant, now) if with_app else None
     if enrolment:
         enrolment.device.status, enrolment.device.activated_at = "active", now
-    db.commit()
     click.echo(f"Aidant créé : {aidant.email}.")
     if enrolment:
         click.echo("Scannez ce QR code avec l'application d'authentification de l'aidant :")
@@ -112,6 +113,7 @@ def create_aidant(email: str, first_name: str, last_name: str, siret: str, profe
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--skip-invalid", is_flag=True, help="import the valid rows even when some are bad")
 @with_appcontext
+@db.cli_unit_of_work()
 def import_cards(path: Path, skip_invalid: bool) -> None:
     """Import physical TOTP cards from the maker's CSV (serial_number,seed[,step,digits])."""
     try:
@@ -131,9 +133,7 @@ def import_cards(path: Path, skip_invalid: bool) -> None:
     try:
         with tqdm(total=len(parsed.cards), unit="carte", disable=None, file=sys.stderr) as bar:
             count = cards.store_cards(parsed.cards, clock.now(), progress=bar.update)
-        db.commit()
     except IntegrityError:
-        db.session().rollback()
         _fail("Une autre importation a enregistré certaines de ces cartes entre-temps : aucune carte importée. "
               "Relancez la commande.")
         return
@@ -143,6 +143,7 @@ def import_cards(path: Path, skip_invalid: bool) -> None:
 @click.command("totp-code")
 @click.argument("email")
 @with_appcontext
+@db.cli_unit_of_work()
 def totp_code(email: str) -> None:
     """Show the current code of a demo aidant's app (development only)."""
     if current_app.config["ENV_IS_PRODUCTION"]:
@@ -161,6 +162,7 @@ def totp_code(email: str) -> None:
 
 @click.command("demo")
 @with_appcontext
+@db.cli_unit_of_work()
 def demo() -> None:
     """Load the demo dataset (idempotent; development only)."""
     from aidants import demo as demo_data
@@ -168,12 +170,12 @@ def demo() -> None:
     if current_app.config["ENV_IS_PRODUCTION"]:
         _fail("Commande refusée en production.")
     created = demo_data.load(clock.now())
-    db.commit()
     click.echo("Jeu de démonstration chargé." if created else "Jeu de démonstration déjà présent.")
 
 
 @click.command("rotate-seeds")
 @with_appcontext
+@db.cli_unit_of_work()
 def rotate_seeds() -> None:
     """Re-encrypt every TOTP seed, and the signing keys, under the first key of SEED_ENCRYPTION_KEYS."""
     from aidants.signing import services as signing
@@ -182,12 +184,10 @@ def rotate_seeds() -> None:
         count = devices.reencrypt_seeds()
         keys = signing.reencrypt_private_keys()
     except devices.SeedUnreadable as exc:
-        db.session().rollback()
         _fail(f"La graine du dispositif n° {exc.device_id} ne s'ouvre avec aucune clé de SEED_ENCRYPTION_KEYS "
               f"(elle a été chiffrée avec la clé « {exc.kid} »). Remettez cette clé dans la liste, après la "
               "nouvelle, puis relancez : aucune graine n'a été rechiffrée.")
         return
-    db.commit()
     click.echo(f"{count} graine(s) et {keys} clé(s) de signature rechiffrée(s) avec la clé "
                f"{devices.keyring().current_kid}.")
 
@@ -201,6 +201,7 @@ def journal_group() -> None:
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="also check a checkpoint written by 'aidants journal checkpoint'")
 @with_appcontext
+@db.cli_unit_of_work()
 def journal_verify(checkpoint_path: Path | None) -> None:
     """Recompute the hash chain; exit 1 naming the first bad entry."""
     result = journal.verify_chain()
@@ -221,6 +222,7 @@ def journal_verify(checkpoint_path: Path | None) -> None:
 @journal_group.command("checkpoint")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="file to write (default: stdout)")
 @with_appcontext
+@db.cli_unit_of_work()
 def journal_checkpoint(output: Path | None) -> None:
     """Write a signed checkpoint of the journal's head, to keep elsewhere."""
     data = checkpoints.make(current_app.config["JOURNAL_SIGNING_KEY"], clock.now())
@@ -240,13 +242,13 @@ def keys_group() -> None:
 @keys_group.command("rotate")
 @click.option("--alg", type=click.Choice(["ES256", "RS256"]), default="ES256", show_default=True)
 @with_appcontext
+@db.cli_unit_of_work()
 def keys_rotate(alg: str) -> None:
     """Publish a new signing key now; it signs one hour later, and the old one stays published until its
     tokens have expired."""
     from aidants.signing import services as signing
 
     key = signing.rotate(alg, clock.now())
-    db.commit()
     click.echo(f"Nouvelle clé {alg} publiée : {key.kid} ; elle signera à partir du "
                f"{key.sign_from:%Y-%m-%d %H:%M} UTC.")
 

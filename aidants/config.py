@@ -139,6 +139,12 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         "INSEE_API_URL": environ.get("INSEE_API_URL", ""),
         # optional: the staff's shared mailbox, told of each submitted habilitation request
         "STAFF_EMAIL": environ.get("STAFF_EMAIL", ""),
+        # Bounds on every wait (branch hard-b): structured logs, database timeouts, the 503's Retry-After.
+        "LOG_FORMAT": environ.get("LOG_FORMAT", "json" if production else "plain"),
+        "DB_STATEMENT_TIMEOUT_MS": int(environ.get("DB_STATEMENT_TIMEOUT_MS", "15000")),
+        "DB_LOCK_TIMEOUT_MS": int(environ.get("DB_LOCK_TIMEOUT_MS", "5000")),
+        "HTTP_CONNECT_TIMEOUT": float(environ.get("HTTP_CONNECT_TIMEOUT", "3")),
+        "SANDBOX_PROVIDER_URL": environ.get("SANDBOX_PROVIDER_URL", "").rstrip("/"),  # make run: the service
         **franceconnect_config(environ, production, found.secret_key),
     }
 
@@ -176,5 +182,5 @@ def franceconnect_config(environ: Mapping[str, str], production: bool, secret_ke
         "FC_SCOPES": environ.get("FC_SCOPES", FC_DEFAULT_SCOPES),
         "FC_ACR_VALUES": environ.get("FC_ACR_VALUES", "eidas1"),
         "FC_ID_TOKEN_ALGS": algorithms,
-        "FC_HTTP_TIMEOUT": float(environ.get("FC_HTTP_TIMEOUT", "10")),
+        "FC_HTTP_TIMEOUT": float(environ.get("FC_HTTP_TIMEOUT", "5")),  # read timeout; connect: HTTP_CONNECT_TIMEOUT
     }

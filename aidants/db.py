@@ -2,11 +2,16 @@
 
 Services ``flush()``; the request (or the CLI command) commits once, so a
 request is all or nothing. Tests and the CLI use the same session helpers.
+What must survive a rollback (failure counters, lockouts) is written inside
+``independent_transaction()``; what must wait for the commit (an email) is
+registered with ``after_commit()``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +19,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -53,13 +59,27 @@ class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime()}
 
 
-def make_engine(url: str) -> Engine:
-    """Create the engine; SQLite gets foreign keys, a busy timeout and WAL."""
+#: Default bounds on every wait in the database (milliseconds); see ``make_engine``.
+STATEMENT_TIMEOUT_MS = 15_000
+LOCK_TIMEOUT_MS = 5_000
+CONNECT_TIMEOUT_S = 5
+
+
+def make_engine(url: str, *, statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
+                lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> Engine:
+    """Create the engine; SQLite gets foreign keys, a busy timeout and WAL; PostgreSQL bounded waits.
+
+    On PostgreSQL every connection gets ``statement_timeout`` and ``lock_timeout`` (and a connect
+    timeout), so no request waits behind a stuck writer for longer than that: the error it then
+    raises becomes a 503 with Retry-After (``aidants.errors``).
+    """
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 15})
+        engine = sa.create_engine(url, connect_args={"timeout": max(1.0, lock_timeout_ms / 1000)})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    options = f"-c statement_timeout={int(statement_timeout_ms)} -c lock_timeout={int(lock_timeout_ms)}"
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=5,
+                            connect_args={"options": options, "connect_timeout": CONNECT_TIMEOUT_S})
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -72,10 +92,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def init_app(app: Flask) -> None:
     """Attach an engine and a session factory to the app; close sessions after each request."""
-    engine = make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(app.config["DATABASE_URL"],
+                         statement_timeout_ms=app.config.get("DB_STATEMENT_TIMEOUT_MS", STATEMENT_TIMEOUT_MS),
+                         lock_timeout_ms=app.config.get("DB_LOCK_TIMEOUT_MS", LOCK_TIMEOUT_MS))
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
-    app.after_request(_end_unit_of_work)
+    # The boundary itself (end_unit_of_work) is installed by aidants.web, which renders its failures.
     app.teardown_appcontext(_close_session)
 
 
@@ -85,39 +107,160 @@ def engine() -> Engine:
 
 
 def session() -> Session:
-    """The session of the current request or CLI command, created on first use."""
+    """The session of the current request or CLI command (or of the independent transaction in progress)."""
+    stack = g.get("db_independent")
+    if stack:
+        return stack[-1]
     if "db_session" not in g:
         g.db_session = current_app.extensions["db_sessionmaker"]()
     return g.db_session
 
 
 def commit() -> None:
-    """Commit the current unit of work (called by views and CLI commands, never by services)."""
+    """Commit the current unit of work: for tests and ``cli_unit_of_work`` only, never views or services."""
     session().commit()
 
 
-def _end_unit_of_work(response: Any) -> Any:
-    """The request's one transaction boundary: commit after a normal answer, roll back after an error.
+@contextmanager
+def independent_transaction() -> Iterator[Session]:
+    """Work that no rollback of the request may lose (failure counters, lockouts and their journal entries).
 
-    A view that answers below 400 has its work committed here; a 4xx or 5xx answer (a refusal, a
-    form with errors answered 422, an error page) rolls back everything the request wrote. What must
-    survive a refusal (failure counters, lockouts) is written in its own short transaction by the
-    service that counts it. A commit that fails raises here and becomes the error page.
+    Inside the block ``session()`` is a short session of its own, committed when the block ends. Enter
+    it before the request has written anything: SQLite has a single writer, and on PostgreSQL the
+    block would wait for the request's own row locks.
     """
+    main = g.get("db_session")
+    if main is not None and _has_written(main):
+        raise RuntimeError("independent_transaction() after the request already wrote: count failures first")
+    inner = current_app.extensions["db_sessionmaker"]()
+    stack = g.setdefault("db_independent", [])
+    stack.append(inner)
+    try:
+        yield inner
+        inner.commit()
+    except BaseException:
+        inner.rollback()
+        raise
+    finally:
+        stack.pop()
+        inner.close()
+
+
+#: How long bookkeeping (``save_independently``) waits for a row lock before giving up on this request.
+BOOKKEEPING_LOCK_TIMEOUT_MS = 200
+
+
+def save_independently(obj: Any) -> bool:
+    """Write the pending attribute changes of one loaded object in their own transaction, now.
+
+    For bookkeeping that must not depend on the request's outcome (a session's last activity): the
+    values are written by one UPDATE and marked as committed, so the request never writes them again.
+    Best effort: when the row is locked by a writer, the bookkeeping waits for the next request rather
+    than making a read-only page wait (False then).
+    """
+    state = sa.inspect(obj)
+    changes = {attr.key: attr.value for attr in state.attrs if attr.history.has_changes()}
+    if not changes:
+        return True
+    mapper = state.mapper
+    keys = mapper.primary_key_from_instance(obj)
+    try:
+        with independent_transaction() as inner:
+            if inner.get_bind().dialect.name == "postgresql":
+                inner.execute(sa.text(f"SET LOCAL lock_timeout = {BOOKKEEPING_LOCK_TIMEOUT_MS}"))
+            inner.execute(sa.update(mapper.class_).where(
+                *[column == value for column, value in zip(mapper.primary_key, keys, strict=True)]
+            ).values(**changes).execution_options(synchronize_session=False))
+    except sa.exc.OperationalError:
+        for name in changes:  # forget the change: the request must not write it either
+            set_committed_value(obj, name, state.committed_state.get(name, getattr(obj, name)))
+        return False
+    for name, value in changes.items():
+        set_committed_value(obj, name, value)
+    return True
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the request's unit of work has committed (never after a rollback)."""
+    g.setdefault("db_after_commit", []).append(callback)
+
+
+def refuse() -> None:
+    """Mark the unit of work refused: the boundary rolls it back even if the answer is a redirect."""
+    g.db_refused = True
+
+
+def end_unit_of_work(status: int) -> None:
+    """The one transaction boundary: commit after a normal answer, roll back after a refusal or an error.
+
+    Below 400 (and not ``refuse()``d) the session commits, then the ``after_commit`` callbacks run; a
+    4xx or 5xx answer (a refusal, a form with errors answered 422, an error page) rolls back everything
+    the request wrote. What must survive a refusal is written in ``independent_transaction()``. A
+    failing commit or callback raises: the caller (``aidants.web``) renders it.
+    """
+    callbacks: list[Callable[[], None]] = g.pop("db_after_commit", [])
+    refused = g.pop("db_refused", False)
     db_session = g.get("db_session")
-    if db_session is None:
-        return response
-    if response.status_code < 400:
+    if status >= 400 or refused:
+        if db_session is not None:
+            discard(db_session)
+        return
+    if db_session is not None:
         db_session.commit()
-    else:
+    for callback in callbacks:
+        callback()
+
+
+def discard(db_session: Session | None = None) -> None:
+    """Roll the request's work back, even on a connection that is already gone."""
+    db_session = db_session if db_session is not None else g.get("db_session")
+    if db_session is None:
+        return
+    try:
         db_session.rollback()
-    return response
+    except sa.exc.SQLAlchemyError:
+        db_session.invalidate()
+
+
+@contextmanager
+def cli_unit_of_work() -> Iterator[None]:
+    """The CLI's boundary: commit when the command ends normally, roll back when it fails (or exits)."""
+    try:
+        yield
+    except BaseException:
+        discard()
+        g.pop("db_after_commit", None)
+        raise
+    end_unit_of_work(200)
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_write(connection: sa.Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    """Remember that this transaction wrote (or locked rows): an independent one would wait for it."""
+    text = statement.lstrip()[:8].upper()
+    if text.startswith(_WRITES) or "FOR UPDATE" in statement or "FOR NO KEY UPDATE" in statement:
+        connection.info["wrote"] = True
+
+
+@event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
+def _forget_writes(connection: sa.Connection) -> None:
+    connection.info.pop("wrote", None)
+
+
+def _has_written(db_session: Session) -> bool:
+    if not db_session.in_transaction():
+        return False
+    return bool(db_session.connection().info.get("wrote"))
 
 
 def _close_session(_exc: BaseException | None) -> None:
     db_session = g.pop("db_session", None)
     if db_session is not None:
-        db_session.rollback()
+        discard(db_session)
         db_session.close()
 
 

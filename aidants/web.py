@@ -27,8 +27,9 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from aidants import clock, csrf, db
+from aidants import clock, csrf, db, errors
 from aidants.accounts import services as accounts
+from aidants.redispatch import RETRYABLE_KEY
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,8 +54,10 @@ def init_app(app: Flask) -> None:
     """Install the hooks, error pages and the few routes that belong to no area."""
     app.before_request(load_current_aidant)
     app.after_request(security_headers)
+    app.after_request(end_unit_of_work)  # registered last, so it runs first: its error page gets the headers
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(CSRFError, csrf_error)
+    app.register_error_handler(errors.DomainError, domain_error)
     app.register_error_handler(Exception, unexpected_error)
     app.add_url_rule("/healthz", "healthz", healthz)
     app.add_url_rule("/csp-report", "csp_report", csp_report, methods=["POST"])
@@ -73,9 +76,19 @@ def load_current_aidant() -> None:
     if current is None:
         session.pop("sid", None)
         return
-    if db.session().dirty:
-        db.commit()  # activity bookkeeping only; the view's own change commits on its own
+    # Activity bookkeeping in its own short transaction: kept whatever the view answers.
+    db.save_independently(current)
     g.aidant, g.aidant_session = current.aidant, current
+
+
+def end_unit_of_work(response: Response) -> Response:
+    """The request's one transaction boundary (``db.end_unit_of_work``); a failing commit becomes its page."""
+    try:
+        db.end_unit_of_work(response.status_code)
+    except Exception as exc:  # the commit (or an after-commit step) failed: nothing was sent yet
+        db.discard()
+        return make_response(unexpected_error(exc))
+    return response
 
 
 def login_required(view: F) -> F:
@@ -216,27 +229,50 @@ def csrf_error(_error: CSRFError) -> Any:
                              "Rechargez la page et réessayez.")
 
 
+def domain_error(error: errors.DomainError) -> Any:
+    """Every refusal of the rules, rendered here: its French message and its status (so nothing is kept)."""
+    if error.status >= 500:
+        g.aidant = None  # the page must not need the database that just failed
+    response = make_response(render_error(error.status, error.message))
+    if error.retry_after:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
 def unexpected_error(error: Exception) -> Any:
+    """Database faults become 503 with Retry-After (a deadlock first asks for one re-run); the rest is a bug."""
+    db.discard()
+    if errors.is_retryable(error):
+        request.environ[RETRYABLE_KEY] = True
+    mapped = errors.as_domain_error(error)
+    if mapped is not None:
+        log.warning("%s %s answered %s: %s", request.method, request.path, mapped.status,
+                    type(getattr(error, "orig", None) or error).__name__)
+        return domain_error(mapped)
     log.exception("unexpected error on %s %s", request.method, request.path, exc_info=error)
-    db.session().rollback()
+    g.aidant = None
     return render_error(500, "Une erreur inattendue s'est produite. Rien n'a été enregistré ; "
                              "réessayez dans un instant.")
 
 
-def healthz() -> tuple[dict[str, str], int]:
-    """200 when the database answers, 503 otherwise."""
+def healthz() -> tuple[dict[str, str], int, dict[str, str]]:
+    """200 when the database answers within a second, 503 otherwise; never waits for a writer (no lock taken)."""
     try:
-        db.session().execute(sa.text("SELECT 1"))
+        with db.engine().connect() as connection, connection.begin() as probe:
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.text("SET LOCAL statement_timeout = 1000"))
+            connection.execute(sa.text("SELECT 1"))
+            probe.rollback()
     except sa.exc.SQLAlchemyError:
         log.warning("health check: database unreachable")
-        return {"status": "error", "database": "unreachable"}, 503
-    return {"status": "ok", "database": "ok"}, 200
+        return {"status": "error", "database": "unreachable"}, 503, {"Retry-After": "10"}
+    return {"status": "ok", "database": "ok"}, 200, {"Cache-Control": "no-store"}
 
 
 def csp_report() -> tuple[str, int]:
     """Log CSP violations reported by browsers, for the operator."""
     body = request.get_data(as_text=True)[:2000]
-    log.warning("CSP violation reported: %s", body)
+    log.warning("CSP violation reported: %s", body, extra={"csp_report": body})
     return "", 204
 
 

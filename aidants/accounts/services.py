@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm.attributes import set_committed_value
 
 from aidants import db
 from aidants.accounts import devices, throttle
@@ -95,19 +96,27 @@ def request_login(email: str, code: str, client_ip: str, now: dt.datetime, next_
 
 
 def _count_failure(aidant: Aidant, now: dt.datetime) -> bool:
-    """Count a wrong code (atomically); lock the account at the fifth. True when it locks now."""
-    failures = db.session().execute(
-        sa.update(Aidant).where(Aidant.id == aidant.id)
-        .values(failed_logins=Aidant.failed_logins + 1).returning(Aidant.failed_logins)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    journal.append("failed_code", now=now, aidant_id=aidant.id, extra={"failures": failures})
-    if failures < MAX_FAILURES:
-        return False
-    aidant.failed_logins, aidant.locked_until = 0, now + LOCKOUT
-    journal.append("lockout_aidant", now=now, aidant_id=aidant.id, extra={"minutes": 15})
-    db.session().flush()
-    return True
+    """Count a wrong code (atomically); lock the account at the fifth. True when it locks now.
+
+    In its own short transaction, with its journal entries: no rollback of the request can lose it.
+    """
+    with db.independent_transaction() as counting:
+        failures = counting.execute(
+            sa.update(Aidant).where(Aidant.id == aidant.id)
+            .values(failed_logins=Aidant.failed_logins + 1).returning(Aidant.failed_logins)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+        journal.append("failed_code", now=now, aidant_id=aidant.id, extra={"failures": failures})
+        locked = failures >= MAX_FAILURES
+        if locked:
+            counting.execute(sa.update(Aidant).where(Aidant.id == aidant.id)
+                             .values(failed_logins=0, locked_until=now + LOCKOUT)
+                             .execution_options(synchronize_session=False))
+            journal.append("lockout_aidant", now=now, aidant_id=aidant.id, extra={"minutes": 15})
+    set_committed_value(aidant, "failed_logins", 0 if locked else failures)
+    if locked:
+        set_committed_value(aidant, "locked_until", now + LOCKOUT)
+    return locked
 
 
 # --- step 2: the emailed link -----------------------------------------------------------
@@ -190,7 +199,9 @@ def reverify(current: AidantSession, code: str, now: dt.datetime) -> bool:
         return False
     if devices.check_aidant_code(aidant, code, now) is None:
         if _count_failure(aidant, now):
-            logout(current, now)
+            with db.independent_transaction():  # the lockout's logout survives the refusal too
+                logout(current, now)
+            set_committed_value(current, "revoked_at", now)
         return False
     aidant.failed_logins = 0
     current.reauth_required, current.verified_at, current.last_active_at = False, now, now

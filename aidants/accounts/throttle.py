@@ -6,6 +6,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from aidants import db
 from aidants.accounts.models import Throttle
@@ -33,8 +34,15 @@ def _delay(failures: int) -> dt.timedelta:
 
 
 def record_failure(key: str, now: dt.datetime) -> None:
-    """Count a failure for the key; past the free failures, block it for a doubling delay."""
-    session = db.session()
+    """Count a failure for the key; past the free failures, block it for a doubling delay.
+
+    In its own short transaction: the refusal that follows rolls the request back, not the count.
+    """
+    with db.independent_transaction() as session:
+        _record_failure(session, key, now)
+
+
+def _record_failure(session: Session, key: str, now: dt.datetime) -> None:
     insert = postgresql.insert if db.is_postgresql() else sqlite.insert
     statement = insert(Throttle).values(key=key, failures=1, window_start=now, blocked_until=None)
     session.execute(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import smtplib
+
 import segno
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from aidants import clock, db, mail
+from aidants import clock, db, errors, mail
 from aidants.accounts import devices
 from aidants.accounts import services as accounts
 from aidants.accounts.forms import CardForm, CodeForm, ConfirmForm, LoginForm
@@ -39,15 +42,14 @@ def login() -> str | Response | tuple[str, int]:
     now = clock.now()
     target = safe_next(form.next.data, "")
     attempt = accounts.request_login(form.email.data, _code(form), client_ip(), now, target)
-    db.commit()
     if attempt.retry_after:
         return render_template("auth/login.html", form=form, retry_after=attempt.retry_after), 429
     if not attempt.ok or attempt.aidant is None or attempt.link_token is None:
         form.form_errors.append(GENERIC_FAILURE)
         return render_template("auth/login.html", form=form), 200
     link = external_url("accounts.login_link", token=attempt.link_token)
-    mail.send(attempt.aidant.email, "Votre lien de connexion à Aidants Connect",
-              render_template("auth/login_email.txt", aidant=attempt.aidant, link=link), now)
+    recipient, body = attempt.aidant.email, render_template("auth/login_email.txt", aidant=attempt.aidant, link=link)
+    db.after_commit(lambda: _send_link(recipient, body, now))
     return render_template("auth/link_sent.html", email=attempt.aidant.email)
 
 
@@ -62,14 +64,26 @@ def login_link(token: str) -> str | Response | tuple[str, int]:
         return render_template("auth/link_confirm.html", form=form)
     opened = accounts.use_login_link(token, client_ip(), now)
     if opened is None:
-        db.session().rollback()
         return _link_unusable()
-    db.commit()
     session.clear()
     session.permanent = True
     session["sid"] = opened.token
     flash(f"Bienvenue, {opened.aidant.first_name}.", "success")
     return redirect(safe_next(opened.next_url, url_for("accounts.dashboard")))
+
+
+def _send_link(recipient: str, body: str, now: dt.datetime) -> None:
+    """Sent once the link is committed; a mail server down or refusing answers a true page, not a 500."""
+    try:
+        mail.send(recipient, "Votre lien de connexion à Aidants Connect", body, now)
+    except (smtplib.SMTPException, OSError) as exc:
+        current_app.logger.warning("login link not sent: %s", type(exc).__name__)
+        raise errors.Unavailable(MAIL_DOWN, retry_after=60) from exc
+
+
+MAIL_DOWN = ("Le lien de connexion n'a pas pu vous être envoyé : le serveur de messagerie ne répond pas. "
+             "Votre code a servi ; attendez le code suivant de votre carte ou de votre application et "
+             "réessayez dans un instant.")
 
 
 def _link_unusable() -> tuple[str, int]:
@@ -82,8 +96,7 @@ def _link_unusable() -> tuple[str, int]:
 def reverify() -> str | Response:
     form = CodeForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        ok = accounts.reverify(g.aidant_session, _code(form), clock.now())
-        db.commit()
+        ok = accounts.reverify(g.aidant_session, _code(form), clock.now())  # failures count on their own
         if ok:
             return redirect(safe_next(form.next.data, url_for("accounts.dashboard")))
         if g.aidant_session.revoked_at is not None:
@@ -98,7 +111,6 @@ def reverify() -> str | Response:
 @login_required
 def logout() -> Response:
     accounts.logout(g.aidant_session, clock.now())
-    db.commit()
     session.clear()
     flash("Vous êtes déconnecté. Vos sessions ouvertes sur d'autres postes sont fermées aussi.", "info")
     return redirect(url_for("accounts.login"))
@@ -119,20 +131,18 @@ def enrol_app() -> str | Response:
     enrolment = devices.pending_enrolment(g.aidant)
     if enrolment is not None and form.validate_on_submit():
         if devices.confirm_app_enrolment(g.aidant, _code(form), now):
-            db.commit()
             flash("Votre application est activée : vous pouvez l'utiliser pour vous connecter.", "success")
             return redirect(url_for("accounts.dashboard"))
         form.code.errors = ["Ce code ne correspond pas. Vérifiez l'heure de votre téléphone et réessayez."]
     if enrolment is None:
         enrolment = devices.start_app_enrolment(g.aidant, now)
-        db.commit()
     qr = segno.make(enrolment.uri, error="m").svg_data_uri(scale=4, border=2)
     return render_template("accounts/enrol_app.html", form=form, qr=qr, secret=enrolment.secret)
 
 
 @bp.route("/espace-aidant/carte", methods=["GET", "POST"])
 @sensitive
-def activate_card() -> str | Response:
+def activate_card() -> str | Response | tuple[str, int]:
     form = CardForm()
     if form.validate_on_submit():
         error = devices.activate_card(
@@ -140,10 +150,9 @@ def activate_card() -> str | Response:
             "".join(form.second_code.data.split()), clock.now(),
         )
         if error is None:
-            db.commit()
             flash("Votre carte est activée : vous pouvez l'utiliser pour vous connecter.", "success")
             return redirect(url_for("accounts.dashboard"))
-        db.session().rollback()
         current_app.logger.info("card activation refused for aidant %s", g.aidant.id)
         form.form_errors.append(error)
+        return render_template("accounts/activate_card.html", form=form), 422
     return render_template("accounts/activate_card.html", form=form)

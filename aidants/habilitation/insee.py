@@ -37,7 +37,7 @@ class Establishment:
     active: bool
 
 
-def lookup(siret: str, *, api_key: str, base_url: str, timeout: float) -> Establishment | None:
+def lookup(siret: str, *, api_key: str, base_url: str, timeout: float | tuple[float, float]) -> Establishment | None:
     """The establishment with this SIRET (14 digits, already checked), None when INSEE knows none."""
     if not (len(siret) == 14 and siret.isdigit()):
         raise ValueError("a SIRET is 14 digits")

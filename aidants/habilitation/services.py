@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from aidants import db
+from aidants import db, errors
 from aidants.accounts import throttle
 from aidants.accounts.services import normalise_email
 from aidants.habilitation import insee, queries
@@ -50,8 +50,10 @@ MAX_AIDANTS = 50
 MAX_MESSAGE = 5000
 
 
-class HabilitationError(ValueError):
+class HabilitationError(errors.DomainError):
     """A change the rules refuse; the message (French) is for the person who asked."""
+
+    status = 409
 
 
 def journal_request(action: str, now: dt.datetime, request: HabilitationRequest | None = None,
@@ -299,7 +301,8 @@ def lookup_siret(siret: str) -> insee.Establishment:
     try:
         found = insee.lookup(siret, api_key=config["INSEE_API_KEY"],
                              base_url=config.get("INSEE_API_URL") or insee.DEFAULT_URL,
-                             timeout=float(config.get("INSEE_HTTP_TIMEOUT", 5)))
+                             timeout=(config.get("HTTP_CONNECT_TIMEOUT", 3.0),
+                                      float(config.get("INSEE_HTTP_TIMEOUT", 5))))
     except insee.InseeUnavailable:
         raise HabilitationError("Le répertoire Sirene ne répond pas pour le moment : saisissez les informations "
                                 "de la structure vous-même.") from None

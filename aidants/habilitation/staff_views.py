@@ -48,7 +48,9 @@ def _detail(found: HabilitationRequest, form: AnswerForm, status: int = 200) -> 
 
 
 def _email(recipient: str, subject: str, template: str, **context: Any) -> None:
-    mail.send(recipient, subject, render_template(template, **context), clock.now())
+    """Rendered now, sent once the request's unit of work has committed (never for a rolled-back change)."""
+    body, now = render_template(template, **context), clock.now()
+    db.after_commit(lambda: mail.send(recipient, subject, body, now))
 
 
 @bp.get("")
@@ -85,10 +87,9 @@ def answer(uuid: str) -> Page:
         else:
             acceptance = review.decide(found, g.aidant, action, form.body.data or "", now)
     except HabilitationError as error:
-        db.session().rollback()
+        db.refuse()
         form.form_errors.append(str(error))
         return _detail(_request(uuid), form, 400)
-    db.commit()
     context = {"req": found, "action": action, "message": (form.body.data or "").strip(),
                "page": external_url("habilitation.request_page", uuid=uuid),
                "start": external_url("habilitation.start")}
@@ -118,10 +119,9 @@ def trained(uuid: str, aidant_id: int) -> Page:
     try:
         aidant = review.mark_trained(found, aidant_id, g.aidant, clock.now())
     except HabilitationError as error:
-        db.session().rollback()
+        db.refuse()
         flash(str(error), "error")
         return redirect(url_for("staff_habilitation.detail", uuid=uuid))
-    db.commit()
     _email(aidant.email, "Votre compte Aidants Connect est activé", "habilitation/emails/aidant_activated.txt",
            aidant=aidant, organisation=found.organisation, login=external_url("accounts.login"))
     flash(f"La formation de {aidant.full_name} est notée : son compte est activé et un e-mail lui est envoyé. "

@@ -86,7 +86,9 @@ def _request(uuid: str) -> HabilitationRequest:
 
 
 def _email(recipient: str, subject: str, template: str, **context: Any) -> None:
-    mail.send(recipient, subject, render_template(template, **context), clock.now())
+    """Rendered now, sent once the request's unit of work has committed (never for a rolled-back change)."""
+    body, now = render_template(template, **context), clock.now()
+    db.after_commit(lambda: mail.send(recipient, subject, body, now))
 
 
 # --- access ----------------------------------------------------------------------------------------
@@ -101,7 +103,6 @@ def start() -> Page:
         return render_template("habilitation/start.html", form=form, signed_in=signed_in)
     now = clock.now()
     link = habilitation.request_access(form.email.data, client_ip(), now)
-    db.commit()
     if link.retry_after:
         return render_template("habilitation/start.html", form=form, signed_in=signed_in,
                                retry_after=link.retry_after), 429
@@ -125,7 +126,6 @@ def access(token: str) -> Page:
     if issuer is None:  # expired between the two clicks
         return render_template("habilitation/link_expired.html", form=AccessForm(formdata=None)), 400
     first = None if queries.issuer_requests(issuer.id) else habilitation.start_request(issuer, now)
-    db.commit()
     session[ACCESS] = token
     flash("Votre adresse e-mail est confirmée.", "success")
     if first is not None:
@@ -156,7 +156,6 @@ def new_request() -> Page:
     except habilitation.HabilitationError as error:
         flash(str(error), "error")
         return redirect(url_for("habilitation.space"))
-    db.commit()
     return redirect(url_for("habilitation.issuer_step", uuid=created.uuid))
 
 
@@ -182,10 +181,9 @@ def post_message(uuid: str) -> Page:
         except habilitation.HabilitationError as error:
             form.body.errors = [str(error)]
         else:
-            db.commit()
             flash("Votre message est envoyé à l'équipe Aidants Connect.", "success")
             return redirect(url_for("habilitation.request_page", uuid=uuid, _anchor="messages"))
-    db.session().rollback()
+    db.refuse()
     return render_template("habilitation/request.html", req=_request(uuid), form=form,
                            missing=habilitation.missing_steps(found)), 400
 
@@ -200,9 +198,8 @@ def close(uuid: str) -> Page:
     try:
         habilitation.close_by_issuer(found, clock.now())
     except habilitation.HabilitationError as error:
-        db.session().rollback()
+        db.refuse()
         return render_error(409, str(error))
-    db.commit()
     flash("Votre demande est abandonnée.", "info")
     return redirect(url_for("habilitation.request_page", uuid=uuid))
 
@@ -220,7 +217,7 @@ def _step(template: str, found: HabilitationRequest, form: Any, status: int = 20
 
 def _refused(template: str, found: HabilitationRequest, form: Any, error: Exception, **context: Any) -> Page:
     """A change the service refused: nothing is kept, the page says why."""
-    db.session().rollback()
+    db.refuse()
     form.form_errors.append(str(error))
     found = _request(found.uuid)
     if not found.is_editable:
@@ -241,7 +238,6 @@ def issuer_step(uuid: str) -> Page:
                         habilitation.HabilitationError("Cette demande ne peut plus être modifiée."))
     habilitation.update_issuer(g.issuer, first_name=form.first_name.data, last_name=form.last_name.data,
                                profession=form.profession.data, phone=form.phone.data or "")
-    db.commit()
     return redirect(url_for("habilitation.organisation_step", uuid=uuid))
 
 
@@ -262,7 +258,6 @@ def organisation_step(uuid: str) -> Page:
             zipcode=form.zipcode.data, city=form.city.data, now=clock.now())
     except habilitation.HabilitationError as error:
         return _refused(template, found, form, error, lookup=lookup)
-    db.commit()
     return redirect(url_for("habilitation.referent_step", uuid=uuid))
 
 
@@ -301,7 +296,6 @@ def referent_step(uuid: str) -> Page:
                                    profession=form.profession.data, now=clock.now())
     except habilitation.HabilitationError as error:
         return _refused(template, found, form, error)
-    db.commit()
     return redirect(url_for("habilitation.aidants_step", uuid=uuid))
 
 
@@ -319,7 +313,6 @@ def aidants_step(uuid: str) -> Page:
                                       email=form.email.data, profession=form.profession.data, now=clock.now())
     except habilitation.HabilitationError as error:
         return _refused(template, found, form, error, remove=remove)
-    db.commit()
     flash(f"{row.full_name} est ajouté à la liste des aidants à former.", "success")
     return redirect(url_for("habilitation.aidants_step", uuid=uuid))
 
@@ -331,10 +324,9 @@ def remove_aidant(uuid: str, aidant_id: int) -> Page:
     try:
         habilitation.remove_aidant(found, aidant_id, clock.now())
     except habilitation.HabilitationError as error:
-        db.session().rollback()
+        db.refuse()
         flash(str(error), "error")
         return redirect(url_for("habilitation.aidants_step", uuid=uuid))
-    db.commit()
     flash("L'aidant est retiré de la liste.", "info")
     return redirect(url_for("habilitation.aidants_step", uuid=uuid))
 
@@ -352,7 +344,6 @@ def submit_step(uuid: str) -> Page:
         habilitation.submit(found, terms_accepted=bool(form.terms.data), now=clock.now())
     except habilitation.HabilitationError as error:
         return _refused(template, found, form, error, **context)
-    db.commit()
     _email(g.issuer.email, "Votre demande d'habilitation Aidants Connect est envoyée",
            "habilitation/emails/submitted.txt", req=found,
            page=external_url("habilitation.request_page", uuid=uuid), start=external_url("habilitation.start"))

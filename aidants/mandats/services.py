@@ -16,9 +16,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
-from aidants import db
+from aidants import db, errors
 from aidants.accounts import devices, throttle
 from aidants.accounts.models import Aidant
 from aidants.journal import services as journal
@@ -39,12 +40,22 @@ from aidants.usagers.models import Usager
 JWS_TYPE = "mandat+jwt"
 
 
-class MandatError(ValueError):
+class MandatError(errors.DomainError):
     """A request the rules refuse; the message (French) is for the aidant."""
+
+    status = 403
 
 
 class WrongCode(MandatError):
-    """The TOTP code typed was not accepted (the failure is counted: commit it)."""
+    """The TOTP code typed was not accepted (the failure is already counted, in its own transaction)."""
+
+    status = 400
+
+
+#: What the database says when a twin of this creation won the race: the open-autorisation index
+#: or the form token's key (PostgreSQL names the constraint; SQLite names the columns).
+CONCURRENT_CREATION = ("uq_autorisation_open", "uq_mandat_request_key", "mandat.request_key",
+                       "autorisation.usager_id, autorisation.organisation_id, autorisation.demarche")
 
 
 class AlreadyCreated(MandatError):
@@ -168,19 +179,32 @@ def create_mandat(
     if usager is None:
         raise MandatError("L'usager de ce mandat est introuvable. Recommencez l'identification.")
     _check_code(aidant, code, now, form_token)
-    # One creation at a time per usager: the next one then sees (and closes) this one's autorisations.
-    session.execute(sa.select(Usager.id).where(Usager.id == usager.id).with_for_update())
+    lock_usager(usager.id)
     existing = queries.mandat_by_request_key(request_key(form_token))
     if existing is not None:
         raise AlreadyCreated(existing)
     try:
-        mandat = _insert(aidant, organisation, usager, chosen, duration, form_token, issuer, now, renewal_of)
-    except (IntegrityError, OperationalError) as exc:
-        # A concurrent twin got there first; the view rolls back and finds it.
+        with session.begin_nested():  # a lost race leaves the session usable, to find the twin
+            mandat = _insert(aidant, organisation, usager, chosen, duration, form_token, issuer, now, renewal_of)
+    except IntegrityError as exc:
+        if not any(name in errors.constraint_name(exc) for name in CONCURRENT_CREATION):
+            raise
+        # A concurrent twin got there first (only this is a conflict: a full or lost database is a 503).
         raise MandatError("Un autre mandat vient d'être enregistré pour cet usager au même moment : "
-                          "rien n'a été créé. Vérifiez la liste de ses mandats.") from exc
+                          "rien n'a été créé. Vérifiez la liste de ses mandats.", status=409) from exc
     throttle.clear(f"mandat-code:{aidant.id}")
     return mandat
+
+
+def lock_usager(usager_id: int) -> None:
+    """The first lock of every writer of a usager's autorisations (creation, revocation), so they queue.
+
+    ``FOR NO KEY UPDATE``: it serialises creations and revocations for this usager, while the
+    foreign-key checks of rows inserted elsewhere (an authorization code, a journal-side row), which
+    take ``FOR KEY SHARE``, never wait for it, so no cycle can form with the journal's lock.
+    """
+    # key_share=True renders FOR NO KEY UPDATE on PostgreSQL (SQLite has one writer and ignores it).
+    db.session().execute(sa.select(Usager.id).where(Usager.id == usager_id).with_for_update(key_share=True))
 
 
 def _insert(aidant: Aidant, organisation: Organisation, usager: Usager, demarches: list[str], duration: str,
@@ -294,6 +318,7 @@ def revoke(*, aidant: Aidant, mandat: Mandat, code: str, now: dt.datetime,
     if not targets:
         raise MandatError("Il n'y a rien à révoquer : cette autorisation est déjà révoquée ou expirée.")
     _check_code(aidant, code, now)
+    lock_usager(mandat.usager_id)  # the same first lock as a creation: they queue, never deadlock
     ids = [a.id for a in targets]
     result = db.session().execute(
         sa.update(Autorisation)
@@ -305,8 +330,9 @@ def revoke(*, aidant: Aidant, mandat: Mandat, code: str, now: dt.datetime,
         raise MandatError("Ce mandat vient d'être modifié par quelqu'un d'autre : rien n'a été révoqué. "
                           "Rechargez la page.")
     for autorisation in targets:
-        autorisation.revoked_at, autorisation.revoked_by_id = now, aidant.id
-        autorisation.revoked_reason = "revocation"
+        # Mirror what the UPDATE wrote, without a second UPDATE (whose foreign-key checks took locks).
+        for name, value in (("revoked_at", now), ("revoked_by_id", aidant.id), ("revoked_reason", "revocation")):
+            set_committed_value(autorisation, name, value)
         journal.append("cancel_autorisation", now=now, aidant_id=aidant.id, organisation_id=organisation.id,
                        usager_id=mandat.usager_id, mandat_id=mandat.id, autorisation_id=autorisation.id,
                        demarches=[autorisation.demarche], extra={"reason": "revocation"})

@@ -162,20 +162,18 @@ def recap() -> Page:
         )
     except mandats.MandatError as error:
         return _creation_failed(error, form, "mandats/recap.html", draft=summary)
-    db.commit()
     session.pop(DRAFT, None)
     flash("Le mandat est créé. Imprimez l'attestation et faites-la signer par l'usager.", "success")
     return redirect(url_for("mandats.detail", uuid=mandat.uuid))
 
 
 def _creation_failed(error: mandats.MandatError, recap_form: RecapForm, template: str, **context: Any) -> Page:
-    """Answer a refused creation or renewal: nothing is kept, except a wrong code's count."""
+    """Answer a refused creation or renewal: nothing is kept (a wrong code's count is kept on its own)."""
     context.setdefault("form", recap_form)
     if isinstance(error, mandats.WrongCode):
-        db.commit()
         recap_form.code.errors = [str(error)]
         return render_template(template, **context), 400
-    db.session().rollback()
+    db.refuse()  # the answer may be a redirect to the twin: still keep nothing of this request
     if isinstance(error, mandats.AlreadyCreated):
         session.pop(DRAFT, None)
         flash(str(error), "info")
@@ -296,7 +294,6 @@ def renew(uuid: str) -> Page:
         )
     except mandats.MandatError as error:
         return _creation_failed(error, recap, "mandats/renew.html", form=form, recap=recap, mandat=mandat)
-    db.commit()
     flash("Le mandat est renouvelé. Imprimez la nouvelle attestation et faites-la signer par l'usager.", "success")
     return redirect(url_for("mandats.detail", uuid=renewed.uuid))
 
@@ -336,15 +333,12 @@ def _revoke(mandat: Mandat, autorisation_id: int | None) -> Page:
         return render_template("mandats/revoke.html", **context), 400
     try:
         mandats.revoke(aidant=g.aidant, mandat=mandat, code=_code(form), now=now, autorisation_id=autorisation_id)
-    except mandats.WrongCode as error:
-        db.commit()  # the failed code is counted
+    except mandats.WrongCode as error:  # the failed code is counted on its own
         form.code.errors = [str(error)]
         return render_template("mandats/revoke.html", **context), 400
     except mandats.MandatError as error:
-        db.session().rollback()
         form.form_errors.append(str(error))
         return render_template("mandats/revoke.html", **context), 409
-    db.commit()
     flash("La révocation est enregistrée et s'applique dès maintenant. Imprimez l'attestation de révocation.",
           "success")
     return redirect(url_for("mandats.revocation_attestation", uuid=mandat.uuid))

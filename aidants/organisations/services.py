@@ -6,12 +6,12 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from aidants import db
+from aidants import db, errors
 from aidants.journal import services as journal
 from aidants.organisations.models import DEMARCHES, Organisation, siret_is_valid
 
 
-class OrganisationError(ValueError):
+class OrganisationError(errors.DomainError):
     """A structure that cannot be created as asked (message in French)."""
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from aidants import db
+from aidants import db, errors
 from aidants.accounts import devices
 from aidants.accounts import services as accounts
 from aidants.accounts.models import Aidant, TotpDevice
@@ -22,12 +22,16 @@ from aidants.organisations.models import DEMARCHES, Organisation
 from aidants.referents import queries
 
 
-class ReferentError(ValueError):
+class ReferentError(errors.DomainError):
     """A change refused, with a message in French for the référent."""
+
+    status = 409
 
 
 class NotManaged(ReferentError):
     """A structure, person or device outside the référent's structures (answered as 404)."""
+
+    status = 404
 
     def __init__(self) -> None:
         super().__init__("Cette page n'existe pas ou ne concerne pas vos structures.")

@@ -1,7 +1,7 @@
 """The référent's space (``/referent``) and the aidant's structure switch (``/espace-aidant/structure``).
 
-Views are thin: scope (404 outside the référent's structures), form, one service call, commit, redirect.
-A refused change renders its page again with the message, status 400, after a rollback.
+Views are thin: scope (404 outside the référent's structures), form, one service call, redirect; the
+request's boundary commits. A refused change renders its page again with the message, and is rolled back.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ def _code(form: forms.CodeForm) -> str:
 
 
 def _refused(exc: ReferentError, form: forms.FlaskForm | None = None) -> None:
-    """Undo anything half-done; show the reason on the form, or as a message."""
-    db.session().rollback()
+    """Keep nothing of this request (whatever the page answers); show the reason on the form, or as a message."""
+    db.refuse()
     if form is not None:
         form.form_errors.append(str(exc))
     else:
@@ -106,7 +106,6 @@ def _new_person(organisation: Organisation, *, co_referent: bool) -> Page:
         except ReferentError as exc:
             _refused(exc, form)
         else:
-            db.commit()
             flash(f"{person.full_name} est désigné co-référent de la structure." if co_referent else
                   f"La demande pour {person.full_name} est enregistrée : le compte sera activé par l'équipe "
                   "Aidants Connect après la formation.", "success")
@@ -129,7 +128,6 @@ def demarches(organisation_id: int) -> Page:
         except ReferentError as exc:
             _refused(exc, form)
         else:
-            db.commit()
             flash("Les démarches de la structure sont enregistrées. Les mandats déjà signés ne changent pas.",
                   "success")
             return redirect(url_for("referents.structure", organisation_id=organisation.id))
@@ -169,7 +167,6 @@ def _button(organisation_id: int, aidant_id: int, change: Change, done: str) -> 
     except ReferentError as exc:
         _refused(exc)
         return _aidant_page(organisation, person, 400)
-    db.commit()
     flash(done.format(name=person.full_name), "success")
     if outcome == "removed":
         return redirect(url_for("referents.structure", organisation_id=organisation.id))
@@ -215,7 +212,6 @@ def move(organisation_id: int, aidant_id: int) -> Page:
         except ReferentError as exc:
             _refused(exc, form)
         else:
-            db.commit()
             flash(f"{person.full_name} travaille désormais pour {target.name}.", "success")
             return _to_aidant(organisation if form.keep.data else target, person)
     status = 400 if form.is_submitted() else 200
@@ -237,7 +233,6 @@ def assign_card(organisation_id: int, aidant_id: int) -> Page:
         except ReferentError as exc:
             _refused(exc, form)
         else:
-            db.commit()
             flash(f"La carte {card.serial_number} est attribuée à {person.full_name}. Validez-la maintenant avec "
                   "un code qu'elle affiche.", "success")
             return redirect(url_for("referents.validate_card", organisation_id=organisation.id, aidant_id=person.id))
@@ -261,7 +256,6 @@ def validate_card(organisation_id: int, aidant_id: int) -> Page:
         except ReferentError as exc:
             _refused(exc, form)
         else:
-            db.commit()
             flash(f"La carte {card.serial_number} est activée : {person.full_name} peut s'en servir pour se "
                   "connecter.", "success")
             return _to_aidant(organisation, person)
@@ -285,7 +279,6 @@ def retire_device(organisation_id: int, aidant_id: int, device_id: int) -> Page:
         except ReferentError as exc:
             _refused(exc, form)
         else:
-            db.commit()
             flash("La carte est dissociée et remise en stock : elle pourra être attribuée de nouveau."
                   if status == "stock" else "Ce moyen de connexion est désactivé : il ne permet plus de se "
                   "connecter.", "success")
@@ -307,11 +300,9 @@ def enrol_app(organisation_id: int, aidant_id: int) -> Page:
         except ReferentError as exc:
             _refused(exc, form)
         else:
-            db.commit()
             flash(f"L'application de {person.full_name} est activée.", "success")
             return _to_aidant(organisation, person)
     enrolment = services.app_enrolment(person, now)
-    db.commit()
     qr = segno.make(enrolment.uri, error="m").svg_data_uri(scale=4, border=2)
     status = 400 if form.is_submitted() else 200
     return render_template("referent/enrol_app.html", form=form, organisation=organisation, aidant=person, qr=qr,
@@ -334,7 +325,6 @@ def switch() -> Page:
         except ReferentError as exc:
             _refused(exc, form)
         else:
-            db.commit()
             flash(f"Vous agissez désormais pour {target.name}.", "success")
             return redirect(url_for("accounts.dashboard"))
     status = 400 if form.is_submitted() else 200

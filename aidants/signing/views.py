@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from werkzeug.wrappers import Response
 
-from aidants import clock, db
+from aidants import clock
 from aidants.signing import services as signing
 
 bp = Blueprint("keys", __name__)
@@ -15,7 +15,6 @@ bp = Blueprint("keys", __name__)
 def jwks() -> Response:
     """Every published, unretired public key; anyone may fetch it."""
     body = signing.jwks(clock.now())
-    db.commit()  # nothing to write today; a lazily created first key would be kept
     response = jsonify(body)
     response.headers["Cache-Control"] = f"public, max-age={int(signing.JWKS_MAX_AGE.total_seconds())}"
     response.headers["Access-Control-Allow-Origin"] = "*"

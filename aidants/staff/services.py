@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from aidants import db
+from aidants import db, errors
 from aidants.accounts import cards
 from aidants.accounts.models import Aidant, AidantSession
 from aidants.journal import services as journal
@@ -18,7 +18,7 @@ from aidants.organisations.models import Organisation
 from aidants.staff import queries
 
 
-class StaffError(ValueError):
+class StaffError(errors.DomainError):
     """A request the rules refuse; the message (French) is for the staff member. Nothing was changed."""
 
 
@@ -59,7 +59,8 @@ def import_cards(content: bytes, *, skip_invalid: bool, staff: Aidant, now: dt.d
         if not parsed.errors:
             raise StaffError("Le fichier ne contient aucune carte (seulement l'en-tête ?). Aucune carte importée.")
         return CardImport(parsed.errors, 0, 0)
-    count = cards.store_cards(parsed.cards, now, aidant_id=staff.id)
+    with db.session().begin_nested():  # a concurrent import's IntegrityError leaves the session usable
+        count = cards.store_cards(parsed.cards, now, aidant_id=staff.id)
     return CardImport(parsed.errors, count, len(parsed.cards))
 
 
@@ -151,6 +152,11 @@ def transfer_mandats(source_id: int, target_id: int, usager_ids: Sequence[int] |
     plan = plan_transfer(source_id, target_id, usager_ids, now, lock=True)
     if plan.conflicts:
         raise StaffError(_conflict_message(plan))
+    with db.session().begin_nested():  # a refusal half-way (or a lost race) leaves nothing, and the session usable
+        return _transfer(plan, staff, now)
+
+
+def _transfer(plan: TransferPlan, staff: Aidant, now: dt.datetime) -> TransferPlan:
     session = db.session()
     for autorisation in plan.replaced:
         autorisation.replaced_at = now

@@ -59,17 +59,16 @@ def cards() -> Page:
         result = staff.import_cards(form.file.data.read(), skip_invalid=bool(form.skip_invalid.data),
                                     staff=g.aidant, now=clock.now())
     except staff.StaffError as error:
-        db.session().rollback()
+        db.refuse()
         form.form_errors.append(str(error))
         return render_template("staff/cards.html", form=form, limit=limit), 400
     except IntegrityError:
-        db.session().rollback()
+        db.refuse()
         form.form_errors.append("Une autre importation a enregistré certaines de ces cartes entre-temps : aucune "
                                 "carte importée. Envoyez le fichier de nouveau.")
         return render_template("staff/cards.html", form=form, limit=limit), 409
     if result.refused:
         return render_template("staff/cards.html", form=form, limit=limit, result=result), 400
-    db.commit()
     return render_template("staff/cards.html", form=CardImportForm(formdata=None), limit=limit, result=result)
 
 
@@ -132,13 +131,12 @@ def transfer_do() -> Response:
     try:
         plan = staff.transfer_mandats(form.source_id.data or 0, form.target_id.data or 0, form.usager_ids(),
                                       staff=g.aidant, now=clock.now())
-        db.commit()
     except staff.StaffError as error:
-        db.session().rollback()
+        db.refuse()
         flash(str(error), "error")
         return _transfer_back(form)
     except IntegrityError:
-        db.session().rollback()
+        db.refuse()
         flash("Un mandat vient d'être créé au même moment pour l'un de ces usagers dans la structure d'arrivée : "
               "aucun mandat n'a été transféré. Recommencez le transfert.", "error")
         return _transfer_back(form)
@@ -197,9 +195,8 @@ def inactive_do() -> Response:
     months = int(form.mois.data or 6)
     try:
         done = staff.deactivate_inactive(form.aidants.data, months, staff=g.aidant, now=clock.now())
-        db.commit()
     except staff.StaffError as error:
-        db.session().rollback()
+        db.refuse()
         flash(str(error), "error")
         return redirect(url_for("staff.inactive", mois=months))
     skipped = len(set(form.aidants.data)) - len(done)
@@ -242,7 +239,6 @@ def journal_csv() -> Page:
         return render_template("staff/journal.html", form=form, actions=queries.known_actions(), page=None), 400
     filters = form.filters()
     staff.log_journal_export(filters, staff=g.aidant, now=clock.now())
-    db.commit()
     stamp = clock.now().strftime("%Y%m%d-%H%M%S")
     return csv_export.download(f"journal-{stamp}.csv", queries.JOURNAL_COLUMNS,
                                _csv_rows(queries.journal_stream(filters)))
@@ -259,5 +255,4 @@ def journal_verify() -> Page:
     if not form.validate_on_submit():
         return render_template("staff/verify.html", form=form, head_seq=head_seq, head_hash=head_hash), 400
     result = staff.verify_journal(staff=g.aidant, now=clock.now())
-    db.commit()
     return render_template("staff/verify.html", form=form, result=result, head_seq=head_seq, head_hash=head_hash)

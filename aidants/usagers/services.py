@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
 
 from aidants import db
 from aidants.journal import services as journal
@@ -110,18 +111,21 @@ def record_identity(
     if not isinstance(fc_sub, str) or not fc_sub:
         raise InvalidIdentity("L'identité transmise par FranceConnect ne comporte pas d'identifiant.")
     fields = pivot_identity(claims)
-    usager = find_by_fc_sub(fc_sub)
-    created = usager is None
-    old_email = None if usager is None else usager.email
-    if usager is None:
-        usager = Usager(sub=usager_sub(fc_sub), created_at=now, **fields)
-        db.session().add(usager)
-    else:
-        for name, value in fields.items():
-            setattr(usager, name, value)
-    usager.updated_at = now
-    usager.search_name = _search_name(usager.given_name, usager.family_name)
-    db.session().flush()
+    sub = usager_sub(fc_sub)
+    known = db.session().execute(sa.select(Usager.email).where(Usager.sub == sub)).first()
+    old_email = None if known is None else known.email
+    values = {**fields, "updated_at": now,
+              "search_name": _search_name(fields["given_name"], fields["family_name"])}
+    # One statement, so two first identifications of the same person at once both succeed.
+    insert = postgresql.insert if db.is_postgresql() else sqlite.insert
+    statement = insert(Usager).values(sub=sub, created_at=now, **values)
+    row = db.session().execute(
+        statement.on_conflict_do_update(index_elements=[Usager.sub], set_=values)
+        .returning(Usager.id, Usager.created_at)
+    ).one()
+    created = known is None and row.created_at == now
+    usager = db.session().get(Usager, row.id, populate_existing=True)
+    assert usager is not None
     actor: dict[str, Any] = {
         "actor_kind": "aidant" if aidant_id is not None else "system",
         "aidant_id": aidant_id, "organisation_id": organisation_id, "usager_id": usager.id,

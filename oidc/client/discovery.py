@@ -56,7 +56,7 @@ def _cache() -> _Cache:
     return cache
 
 
-def get_json(url: str, timeout: float) -> dict[str, Any]:
+def get_json(url: str, timeout: float | tuple[float, float]) -> dict[str, Any]:
     """GET a JSON object; redirects are not followed."""
     try:
         response = requests.get(url, timeout=timeout, allow_redirects=False,

@@ -79,7 +79,7 @@ def _metadata(settings: Settings) -> dict[str, Any]:
     try:
         return discovery.metadata(settings)
     except discovery.Unreachable as exc:
-        raise FranceConnectError("unreachable", f"discovery:{exc.reason}", 502) from exc
+        raise FranceConnectError("unreachable", f"discovery:{exc.reason}", 503) from exc
 
 
 def begin(settings: Settings, aidant_id: int, now: dt.datetime) -> tuple[str, Pending]:
@@ -137,7 +137,7 @@ def complete(settings: Settings, pending: Pending | None, args: Mapping[str, str
         except OAuthError as exc:
             raise FranceConnectError("invalid", f"token_endpoint:{exc.error}") from exc
         except (requests.RequestException, ValueError) as exc:
-            raise FranceConnectError("unreachable", "token_endpoint_unreachable", 502) from exc
+            raise FranceConnectError("unreachable", "token_endpoint_unreachable", 503) from exc
         id_token = token.get("id_token")
         if not isinstance(id_token, str) or str(token.get("token_type", "")).lower() != "bearer":
             raise FranceConnectError("invalid", "token_response_incomplete")
@@ -155,7 +155,7 @@ def _jwks(settings: Settings, refresh: bool) -> Mapping[str, Any]:
     try:
         return discovery.jwks(settings, refresh)
     except discovery.Unreachable as exc:
-        raise FranceConnectError("unreachable", f"jwks:{exc.reason}", 502) from exc
+        raise FranceConnectError("unreachable", f"jwks:{exc.reason}", 503) from exc
 
 
 def _userinfo(client: OAuth2Session, endpoint: str) -> str:
@@ -163,7 +163,7 @@ def _userinfo(client: OAuth2Session, endpoint: str) -> str:
     try:
         response = client.get(endpoint, allow_redirects=False, headers={"Accept": "application/jwt"})
     except (requests.RequestException, OAuthError) as exc:
-        raise FranceConnectError("unreachable", "userinfo_unreachable", 502) from exc
+        raise FranceConnectError("unreachable", "userinfo_unreachable", 503) from exc
     if response.status_code != 200:
         raise FranceConnectError("invalid", f"userinfo_status_{response.status_code}")
     content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()

@@ -31,7 +31,7 @@ class Settings:
     scopes: str
     acr_values: str
     algorithms: tuple[str, ...]
-    timeout: float
+    timeout: tuple[float, float]
 
     @property
     def discovery_url(self) -> str:
@@ -56,5 +56,6 @@ def current() -> Settings:
         scopes=config["FC_SCOPES"],
         acr_values=config["FC_ACR_VALUES"],
         algorithms=tuple(config["FC_ID_TOKEN_ALGS"]),
-        timeout=config["FC_HTTP_TIMEOUT"],
+        # (connect, read): a silent FranceConnect holds a request thread for seconds, never more.
+        timeout=(config.get("HTTP_CONNECT_TIMEOUT", 3.0), config["FC_HTTP_TIMEOUT"]),
     )

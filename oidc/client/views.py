@@ -74,17 +74,19 @@ PAGES = {
 }
 
 
-def refused(kind: str, status: int = 400, detail: str | None = None, extra: str | None = None) -> tuple[str, int]:
+def refused(kind: str, status: int = 400, detail: str | None = None,
+            extra: str | None = None) -> tuple[str, int, dict[str, str]]:
     """A clear French page for a refused identification, with a way to start again."""
     title, message = PAGES.get(kind, PAGES["invalid"])
     retry = kind not in ("not_allowed", "not_configured", "signed_out") and isinstance(session.get(DRAFT), dict)
+    headers = {"Retry-After": "30"} if status == 503 else {}  # FranceConnect did not answer in time
     return render_template("franceconnect/error.html", title=title, message=message, detail=detail, extra=extra,
-                           retry=retry, signed_in=g.get("aidant") is not None), status
+                           retry=retry, signed_in=g.get("aidant") is not None), status, headers
 
 
 @bp.get("/identification")
 @login_required
-def start() -> Response | tuple[str, int]:
+def start() -> Response | tuple[str, int, dict[str, str]]:
     """Send the browser to FranceConnect to identify the usager of the mandate in preparation."""
     if not g.aidant.can_create_mandats:
         return refused("not_allowed", 403)
@@ -102,7 +104,7 @@ def start() -> Response | tuple[str, int]:
 
 
 @bp.get("/retour")
-def callback() -> Response | tuple[str, int]:
+def callback() -> Response | tuple[str, int, dict[str, str]]:
     """FranceConnect's answer: verify it, record the usager, then log them out of FranceConnect."""
     pending = flow.Pending.from_session(session.pop(PENDING, None))  # single use, whatever happens next
     if g.get("aidant") is None:
@@ -122,10 +124,9 @@ def callback() -> Response | tuple[str, int]:
         log.warning("FranceConnect callback refused for aidant %s: %s", g.aidant.id, exc.reason)
         return refused(exc.kind, exc.status, detail=exc.reason)
     except usagers.InvalidIdentity as exc:
-        db.session().rollback()
+        db.refuse()
         log.warning("FranceConnect identity refused for aidant %s: %s", g.aidant.id, exc)
         return refused("identity", extra=str(exc))
-    db.commit()
     session[DRAFT] = {**draft, "usager_id": usager.id}
     logout_state = crypto.new_token()
     session[LOGOUT_STATE] = logout_state
@@ -135,7 +136,7 @@ def callback() -> Response | tuple[str, int]:
 
 @bp.get("/deconnexion")
 @login_required
-def logged_out() -> Response | tuple[str, int]:
+def logged_out() -> Response | tuple[str, int, dict[str, str]]:
     """FranceConnect logged the usager out; go on to the mandate's recap."""
     expected = session.pop(LOGOUT_STATE, None)
     if not isinstance(expected, str) or not crypto.equal(request.args.get("state", ""), expected):

@@ -40,6 +40,7 @@ def clients_group() -> None:
 @click.option("--act/--no-act", default=False, help="add an RFC 8693 'act' claim naming the acting aidant")
 @click.option("--json", "as_json", is_flag=True, help="print the registration as JSON")
 @with_appcontext
+@db.cli_unit_of_work()
 def register(name: str, redirect_uris: tuple[str, ...], post_logout_uris: tuple[str, ...], auth_method: str,
              id_token_alg: str, userinfo_alg: str | None, act: bool, as_json: bool) -> None:
     """Register a service; its secret is shown now and never again."""
@@ -52,7 +53,6 @@ def register(name: str, redirect_uris: tuple[str, ...], post_logout_uris: tuple[
     except registry.ClientError as exc:
         click.secho(f"Enregistrement refusé : {exc}.", fg="red", err=True)
         sys.exit(1)
-    db.commit()
     if as_json:
         click.echo(json.dumps({**_describe(done.client), "client_secret": done.secret}, indent=2))
         return
@@ -66,6 +66,7 @@ def register(name: str, redirect_uris: tuple[str, ...], post_logout_uris: tuple[
 @clients_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
+@db.cli_unit_of_work()
 def list_clients(as_json: bool) -> None:
     """List the registered services."""
     found = registry.all_clients()
@@ -82,6 +83,7 @@ def list_clients(as_json: bool) -> None:
 @clients_group.command("disable")
 @click.argument("client_id")
 @with_appcontext
+@db.cli_unit_of_work()
 def disable(client_id: str) -> None:
     """Disable a service at once (authorizations, tokens and userinfo refused)."""
     try:
@@ -89,5 +91,4 @@ def disable(client_id: str) -> None:
     except registry.ClientError as exc:
         click.secho(f"{exc}.", fg="red", err=True)
         sys.exit(1)
-    db.commit()
     click.echo(f"Service désactivé : {client.name}.")

@@ -105,12 +105,17 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         ).first()
         if found is None or found.client_pk != client.id:
             return None
-        claimed = db.session().execute(
-            sa.update(OidcAuthorization).where(OidcAuthorization.id == found.id, OidcAuthorization.used_at.is_(None))
-            .values(used_at=now).execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
+        # Claimed (or its replay's revocation written) in a transaction of its own: the token
+        # error that follows a replay rolls the request back, never the revocation.
+        with db.independent_transaction() as claiming:
+            claimed = claiming.execute(
+                sa.update(OidcAuthorization)
+                .where(OidcAuthorization.id == found.id, OidcAuthorization.used_at.is_(None))
+                .values(used_at=now).execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
+            if claimed != 1:
+                revoke_issued(found, now)
         if claimed != 1:
-            revoke_issued(found, now)
             return None
         return None if found.is_expired_at(now) else found
 

@@ -104,8 +104,7 @@ def _decide(checked: rules.Request, grant: Any, now: Any) -> Any:
     choice = rules.choose(checked, g.aidant, g.aidant_session, request.form.get("usager_id", type=int) or 0,
                           request.form.get("autorisation_id", type=int) or 0,
                           "".join(request.form.get("code", "").split()), now)
-    if isinstance(choice, str):
-        db.commit()  # a wrong code counts towards the lockout
+    if isinstance(choice, str):  # a wrong code was counted towards the lockout, in its own transaction
         offers = rules.offers(checked, g.aidant, request.form.get("usager_id", type=int) or 0, now)
         if not offers or g.aidant_session.revoked_at is not None:
             return _to_client(rules.nothing_to_offer(), checked.redirect_uri)
@@ -113,7 +112,6 @@ def _decide(checked: rules.Request, grant: Any, now: Any) -> Any:
                                usager=offers[0].usager, needs_code=rules.needs_code(checked, g.aidant_session, now),
                                params=_oidc_params(), labels=claims.REP_SCOPE_LABELS, error=choice), 400
     response = server.server().create_authorization_response(grant_user=choice, grant=grant)
-    db.commit()
     return response
 
 
@@ -134,9 +132,9 @@ def search_usagers() -> Any:
 @bp.post("/token")
 @csrf.exempt
 def token() -> Any:
-    response = server.server().create_token_response()
-    db.commit()  # the token and its journal entry, or the revocation that a replayed code caused
-    return response
+    # The token and its journal entry are committed by the boundary; a replayed code's revocation
+    # was written in its own transaction (oidc.provider.server), so the error answer keeps it.
+    return server.server().create_token_response()
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
@@ -154,7 +152,6 @@ def userinfo() -> Any:
     assert usager is not None
     info = claims.userinfo(authorization.client.client_id, usager, found.scope)
     server.journal_use(authorization, now, "userinfo")
-    db.commit()
     if authorization.client.userinfo_alg:
         body = tokens.signed_userinfo(authorization.client, info, now)
         return Response(body, content_type="application/jwt", headers={"Cache-Control": "no-store"})
@@ -185,7 +182,6 @@ def end_session() -> Any:
         return _error_page("L'adresse de retour après déconnexion n'est pas enregistrée pour ce service.")
     if g.aidant_session is not None:
         accounts.logout(g.aidant_session, clock.now())
-        db.commit()
     session.clear()
     if not target:
         return render_template("oidc/logged_out.html")

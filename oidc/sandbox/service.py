@@ -19,7 +19,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 
-from aidants import clock, db
+from aidants import clock
 from aidants.mandats.models import DEMARCHE_LABELS
 from oidc.client import flow
 from oidc.client.settings import Settings
@@ -63,10 +63,12 @@ def _secret() -> str:
 
 def _settings() -> Settings:
     return Settings(
-        issuer=request.url_root.rstrip("/"), client_id=CLIENT_ID, client_secret=_secret(),
+        # The provider in the service's own process (make run), else this very app.
+        issuer=(current_app.config.get("SANDBOX_PROVIDER_URL") or request.url_root).rstrip("/"),
+        client_id=CLIENT_ID, client_secret=_secret(),
         redirect_uri=url_for("sandbox_service.callback", _external=True),
         post_logout_redirect_uri=url_for("sandbox_service.home", _external=True),
-        scopes="openid profile email birth", acr_values="eidas1", algorithms=("ES256",), timeout=10.0,
+        scopes="openid profile email birth", acr_values="eidas1", algorithms=("ES256",), timeout=(3.0, 5.0),
     )
 
 
@@ -82,7 +84,6 @@ def _ensure_client(settings: Settings) -> None:
         )
     else:
         clients.add_redirect_uris(client, settings.redirect_uri, settings.post_logout_redirect_uri)
-    db.commit()
 
 
 @bp.get("/")
@@ -129,7 +130,7 @@ def logout() -> Response:
         return _save(redirect(url_for("sandbox_service.home")), None)
     query = urlencode({"id_token_hint": data["id_token"], "state": "sandbox",
                        "post_logout_redirect_uri": url_for("sandbox_service.home", _external=True)})
-    return _save(redirect(url_for("oidc_provider.end_session") + "?" + query), None)
+    return _save(redirect(_settings().issuer + url_for("oidc_provider.end_session") + "?" + query), None)
 
 
 def _payload(token: str) -> dict[str, Any]:

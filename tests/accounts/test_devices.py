@@ -101,7 +101,7 @@ def test_card_activation_refusals_change_nothing(app, client, fixed_clock):
     ]
     for serial, first, second, message in cases:
         status, page = activate(client, serial, first, second)
-        assert status == 200 and message in page, (serial, page)
+        assert status == 422 and message in page, (serial, page)
     status, page = activate(client, "CARTE-A", "12345", "abcdef")
     assert status == 200 and "Le code compte 6 chiffres" in page
     row = card.row()

@@ -225,7 +225,7 @@ def test_franceconnect_unreachable(fc_app: Flask, desk: Desk, browser: requests.
     assert response.status_code == 400  # the issuer changed: the pending request is not this one
     desk.draft()
     start = desk.client.get("/franceconnect/identification")
-    assert start.status_code == 502
+    assert start.status_code == 503 and start.headers["Retry-After"] == "30"  # a bound was hit: try again
     assert "FranceConnect ne répond pas" in text(start)
 
 
