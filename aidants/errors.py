@@ -116,12 +116,28 @@ def constraint_name(exc: BaseException) -> str:
     return str(orig or exc)
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The error and what it was raised from or during (a full SQLite disk also loses the savepoint)."""
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(found) < 6 and current not in found:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def is_retryable_chain(exc: BaseException) -> bool:
+    """Whether the error, or one it came from, is a deadlock or serialization victim."""
+    return any(is_retryable(item) for item in _chain(exc))
+
+
 def as_domain_error(exc: BaseException) -> DomainError | None:
     """The refusal to show for a database fault, or None when it is a bug."""
     if isinstance(exc, DomainError):
         return exc
-    if is_retryable(exc):
+    chain = _chain(exc)
+    if any(is_retryable(item) for item in chain):
         return Unavailable(BUSY_MESSAGE, retry_after=2)
-    if is_unavailable(exc):
+    if any(is_unavailable(item) for item in chain):
         return Unavailable()
     return None

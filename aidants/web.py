@@ -242,7 +242,7 @@ def domain_error(error: errors.DomainError) -> Any:
 def unexpected_error(error: Exception) -> Any:
     """Database faults become 503 with Retry-After (a deadlock first asks for one re-run); the rest is a bug."""
     db.discard()
-    if errors.is_retryable(error):
+    if errors.is_retryable_chain(error):
         request.environ[RETRYABLE_KEY] = True
     mapped = errors.as_domain_error(error)
     if mapped is not None:
