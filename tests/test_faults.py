@@ -76,28 +76,8 @@ def test_creations_revocations_and_provider_uses_racing_never_answer_5xx(app: Fl
         for http in https[1:3]:
             set_draft(http, organisation.id, usager.id, ["social", "logement"])
             tokens.append(form_token(http.get("/mandats/recapitulatif").get_data(as_text=True)))
-        codes = [who.code(now) for who in team]
         world = provider_helpers.World(organisation, team[3], usager, mandat, service, secret)
-        params = auth_params(world)
-
-        def create(i: int) -> Callable[[], int]:
-            return lambda: https[i].post("/mandats/recapitulatif", data={
-                "token": tokens[i - 1], "code": codes[i], "consent": "y"}).status_code
-
-        def revoke(mandat_uuid: str = mandat.uuid) -> int:
-            return https[0].post(f"/mandats/{mandat_uuid}/revoquer", data={"code": codes[0]}).status_code
-
-        def use(autorisation_id: int = used) -> int:
-            http = https[3]
-            response = http.post("/authorize", query_string=params, data={
-                "usager_id": str(usager.id), "autorisation_id": str(autorisation_id), "action": "valider"})
-            location = response.headers.get("Location", "")
-            if response.status_code != 302 or "code=" not in location:
-                return response.status_code
-            code = provider_helpers.redirect_params(location)["code"]
-            return max(response.status_code, token_request(http, world, code).status_code)
-
-        statuses += all_at_once([create(1), create(2), revoke, use])
+        statuses += all_at_once(_race(https, tokens, [who.code(now) for who in team], world, used))
     assert all(isinstance(s, int) and s < 500 for s in statuses), statuses
     db.session().expire_all()
     open_rows = db.session().execute(sa.select(Autorisation.demarche).where(
@@ -106,6 +86,31 @@ def test_creations_revocations_and_provider_uses_racing_never_answer_5xx(app: Fl
     assert len(open_rows) == len(set(open_rows))  # at most one open autorisation per démarche
     assert verify_chain().ok
     assert REDIRECT_URI.startswith("https://")
+
+
+def _race(https: list[FlaskClient], tokens: list[str], codes: list[str], world: provider_helpers.World,
+          used: int) -> list[Callable[[], int]]:
+    """Two creations for the usager, the revocation of their mandate, and a use of it at a service."""
+    params = auth_params(world)
+
+    def create(i: int) -> Callable[[], int]:
+        return lambda: https[i].post("/mandats/recapitulatif", data={
+            "token": tokens[i - 1], "code": codes[i], "consent": "y"}).status_code
+
+    def revoke() -> int:
+        return https[0].post(f"/mandats/{world.mandat.uuid}/revoquer", data={"code": codes[0]}).status_code
+
+    def use() -> int:
+        http = https[3]
+        response = http.post("/authorize", query_string=params, data={
+            "usager_id": str(world.usager.id), "autorisation_id": str(used), "action": "valider"})
+        location = response.headers.get("Location", "")
+        if response.status_code != 302 or "code=" not in location:
+            return response.status_code
+        code = provider_helpers.redirect_params(location)["code"]
+        return max(response.status_code, token_request(http, world, code).status_code)
+
+    return [create(1), create(2), revoke, use]
 
 
 # --- 15: two first identifications at once -----------------------------------------------------------------
