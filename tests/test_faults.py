@@ -250,3 +250,23 @@ def test_a_stuck_writer_gives_503_to_writers_and_leaves_reads_and_healthz_alone(
     assert logout.status_code == 503 and logout.headers["Retry-After"] == "10"
     assert UNAVAILABLE in logout.get_data(as_text=True)
     assert http.get("/espace-aidant").status_code == 200  # still signed in: the refused logout kept nothing
+
+
+def test_outgoing_http_has_short_connect_and_read_timeouts(app: Flask) -> None:
+    """A FranceConnect that accepts the connection and never answers fails within the read timeout."""
+    import socket
+
+    from oidc.client import discovery
+    from oidc.client.settings import current
+
+    with app.test_request_context():
+        assert current().timeout == (3.0, 5.0)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    try:
+        port = silent.getsockname()[1]
+        with pytest.raises(discovery.Unreachable):
+            discovery.get_json(f"http://127.0.0.1:{port}/.well-known/openid-configuration", (0.5, 0.2))
+    finally:
+        silent.close()
