@@ -166,7 +166,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("fc_sandbox.userinfo", "GET"): UNAUTHORIZED,
     ("fc_sandbox.userinfo", "POST"): UNAUTHORIZED,
     ("sandbox_service.home", "GET"): ANY,
-    ("sandbox_service.login", "GET"): ("error-502",) * 6,  # the test app has no HTTP server to reach
+    ("sandbox_service.login", "GET"): ("error-503",) * 6,  # no HTTP server to reach: 503 + Retry-After
     ("sandbox_service.callback", "GET"): ("invalid",) * 6,
     ("sandbox_service.logout", "POST"): ("redirect",) * 6,
 }
