@@ -74,7 +74,7 @@ def service_verifier_key() -> str:
 
 def parse_verifier_key(text: str) -> tuple[str, bytes, bytes]:
     """Name, key id and raw public key of a verifier key; NoteError when malformed."""
-    parts = text.strip().split("+")
+    parts = text.strip().split("+", 2)  # the base64 key may itself hold a "+"
     if len(parts) != 3 or not parts[0]:
         raise NoteError("clé publique illisible (attendu : nom+identifiant+clé)")
     name, hex_id, encoded = parts

@@ -155,3 +155,16 @@ def test_a_stored_checkpoint_signed_by_another_key_fails_the_verification(app, f
     result = cli(app, "journal", "verify")
     assert result.exit_code == 1 and "non signé par cette clé" in result.output
     assert merkle.EMPTY_ROOT  # the module stays importable without a database
+
+
+def test_a_verifier_key_whose_base64_holds_a_plus_sign_is_read():
+    """Standard base64 uses "+": only the first two "+" separate the parts (as Go's note.NewVerifier reads it)."""
+    seed = 0
+    while True:
+        public = Ed25519PrivateKey.from_private_bytes(seed.to_bytes(32, "big")).public_key().public_bytes(
+            Encoding.Raw, PublicFormat.Raw)
+        key = notes.verifier_key(ORIGIN, public)
+        if key.count("+") > 2:
+            break
+        seed += 1
+    assert notes.parse_verifier_key(key) == (ORIGIN, notes.key_id(ORIGIN, public), public)
