@@ -3,6 +3,7 @@ sequencer's integration rate, and verification speed over a long tree.
 
     .venv/bin/python -m bench.journal                       # a temporary SQLite file
     .venv/bin/python -m bench.journal --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python -m bench.journal --database-url … --processes   # 8 writer processes, as gunicorn workers
 
 On PostgreSQL the benchmark creates its own database ``bench_journal`` next to the one named in the URL and
 drops it at the end (``--keep`` to look at it afterwards). It prints plain figures; nothing is asserted.
@@ -14,6 +15,7 @@ import argparse
 import base64
 import datetime as dt
 import json
+import multiprocessing
 import os
 import tempfile
 import threading
@@ -110,6 +112,45 @@ def bench_appends(app: Flask, writers: int, total: int) -> None:
         raise SystemExit(f"appends failed: {errors[0]!r}")
     done = share * writers
     print(f"appends: {done} entries, {writers} writer threads, one transaction each: "
+          f"{elapsed:.2f} s, {done / elapsed:,.0f} appends/s")
+
+
+def _process_writer(target: str, workdir: str, number: int, share: int, barrier: Any, failures: Any) -> None:
+    """One writer process: its own app and connection, ``share`` appends, one transaction each."""
+    try:
+        app = build_app(target, Path(workdir) / f"w{number}")
+        with app.app_context():
+            db.session().execute(sa.text("SELECT 1"))
+            db.commit()
+            barrier.wait()
+            for n in range(share):
+                journal.append("bench_append", now=dt.datetime.now(dt.UTC), actor_kind="system",
+                               aidant_id=number, organisation_id=n, extra={"writer": number, "n": n})
+                db.commit()
+        app.extensions["db_engine"].dispose()
+    except BaseException as exc:
+        failures.put(repr(exc))
+        raise
+
+
+def bench_append_processes(target: str, workdir: Path, writers: int, total: int) -> None:
+    """``writers`` processes (as gunicorn workers would be), each appending its share of ``total``."""
+    context = multiprocessing.get_context("fork")
+    share = total // writers
+    barrier, failures = context.Barrier(writers + 1), context.Queue()
+    processes = [context.Process(target=_process_writer, args=(target, str(workdir), n, share, barrier, failures))
+                 for n in range(writers)]
+    for process in processes:
+        process.start()
+    barrier.wait()
+    began = time.perf_counter()
+    for process in processes:
+        process.join()
+    elapsed = time.perf_counter() - began
+    if not failures.empty():
+        raise SystemExit(f"appends failed: {failures.get()}")
+    done = share * writers
+    print(f"appends: {done} entries, {writers} writer processes, one transaction each: "
           f"{elapsed:.2f} s, {done / elapsed:,.0f} appends/s")
 
 
@@ -225,6 +266,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", help="PostgreSQL server URL (default: a temporary SQLite file)")
     parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--processes", action="store_true", help="writers are processes (default: threads)")
     parser.add_argument("--appends", type=int, default=4000, help="entries appended by the writers in all")
     parser.add_argument("--entries", type=int, default=1_000_000, help="size of the tree to verify")
     parser.add_argument("--verify-runs", type=int, default=1, help="time the verification this many times")
@@ -235,7 +277,10 @@ def main() -> None:
         print(f"database: {sa.make_url(target).render_as_string(hide_password=True)}")
         app = build_app(target, Path(workdir))
         try:
-            bench_appends(app, args.writers, args.appends)
+            if args.processes:
+                bench_append_processes(target, Path(workdir), args.writers, args.appends)
+            else:
+                bench_appends(app, args.writers, args.appends)
             bench_integrate(app)
             fill(app, args.entries)
             for _ in range(args.verify_runs):

@@ -46,10 +46,6 @@ def _personal_data(value: Any) -> str | None:
     return None
 
 
-#: The inserting transaction's id on PostgreSQL (xid8, which never wraps around), as a bigint.
-_TXID = sa.cast(sa.cast(sa.func.pg_current_xact_id(), sa.Text), sa.BigInteger)
-
-
 def append(
     action: str,
     *,
@@ -71,17 +67,24 @@ def append(
     found = _personal_data([extra, client_id, demarches])
     if found:
         raise ValueError(f"le journal ne contient que des identifiants, pas de données personnelles ({found})")
-    session = db.session()
-    entry = JournalEntry(
-        created_at=now.astimezone(dt.UTC), action=action, actor_kind=actor_kind, aidant_id=aidant_id,
-        organisation_id=organisation_id, usager_id=usager_id, mandat_id=mandat_id, autorisation_id=autorisation_id,
-        demarches=",".join(demarches) if demarches else None, client_id=client_id, extra=extra or None,
-    )
-    if db.is_postgresql():
-        entry.txid = _TXID
-    session.add(entry)
-    session.flush()
-    return entry
+    values: dict[str, Any] = {
+        "created_at": now.astimezone(dt.UTC), "action": action, "actor_kind": actor_kind, "aidant_id": aidant_id,
+        "organisation_id": organisation_id, "usager_id": usager_id, "mandat_id": mandat_id,
+        "autorisation_id": autorisation_id, "demarches": ",".join(demarches) if demarches else None,
+        "client_id": client_id, "extra": extra or None,
+    }
+    # One Core INSERT … RETURNING, no unit of work: the entry is written now (after what the session had
+    # pending), and the object returned is a detached copy for the caller to read.
+    statement = _INSERT_POSTGRESQL if db.is_postgresql() else _INSERT_SQLITE
+    seq = db.session().execute(statement, values).scalar_one()
+    return JournalEntry(seq=seq, **values)
+
+
+#: The inserting transaction's id on PostgreSQL (xid8, which never wraps around), as a bigint; 0 on SQLite.
+_TABLE: sa.Table = JournalEntry.__table__  # type: ignore[assignment]
+_INSERT_POSTGRESQL = sa.insert(_TABLE).values(
+    txid=sa.cast(sa.cast(sa.func.pg_current_xact_id(), sa.Text), sa.BigInteger)).returning(_TABLE.c.seq)
+_INSERT_SQLITE = sa.insert(_TABLE).values(txid=0).returning(_TABLE.c.seq)
 
 
 def head() -> tuple[int, str]:
