@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from aidants.db import Base
 
@@ -38,6 +39,22 @@ HASHED_FIELDS = (
 _BIGINT = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 
+class CanonicalJSON(TypeDecorator[Any]):
+    """JSON stored in its canonical text (sorted keys, compact, ASCII), so that the database itself can
+    splice it into an entry's canonical encoding (the fast path of verification on PostgreSQL)."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: sa.Dialect) -> Any:
+        encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
+        if dialect.name == "postgresql" and dialect.driver == "psycopg":
+            from psycopg.types.json import Json
+
+            return lambda value: None if value is None else Json(value, dumps=encode)
+        return lambda value: None if value is None else encode(value)
+
+
 class JournalEntry(Base):
     """One line of the journal, as the request wrote it."""
 
@@ -54,7 +71,7 @@ class JournalEntry(Base):
     autorisation_id: Mapped[int | None]
     demarches: Mapped[str | None] = mapped_column(sa.String(200))
     client_id: Mapped[str | None] = mapped_column(sa.String(100))
-    extra: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(CanonicalJSON)
     #: PostgreSQL: the inserting transaction's id, so that the sequencer finds late commits without a scan
     #: (0 on SQLite, where writers are serialised and commit in ``seq`` order).
     txid: Mapped[int] = mapped_column(sa.BigInteger, default=0, index=True)

@@ -330,12 +330,30 @@ def test_a_reading_error_reaches_the_caller(app, fixed_clock, monkeypatch):
 
     write(fixed_clock.now(), 3)
     monkeypatch.setattr(verification, "_leaves_sql", lambda postgresql: "SELECT no_such_column FROM journal_leaf")
+    monkeypatch.setattr(verification, "_quick_sql", lambda: "SELECT no_such_column FROM journal_leaf")
     with pytest.raises(Exception, match="no_such_column"):
         journal.verify_chain()
     monkeypatch.undo()
     assert journal.verify_chain().checked == 3  # and the connection went back to the pool in a usable state
     with pytest.raises(ValueError, match="batch"):
         journal.verify_chain(batch=0)
+
+
+def test_postgresql_confirms_plain_leaves_itself_and_leaves_the_others_to_python(app, fixed_clock):
+    from aidants.journal import verification
+
+    if not is_postgresql():
+        pytest.skip("the server-side fast path is PostgreSQL's")
+    write(fixed_clock.now(), 5)
+    journal.append('quote " and backslash \\', now=fixed_clock.now(), client_id="é", extra={"k": "\u2028"})
+    db.commit()
+    sequencer.integrate(fixed_clock.now())
+    quick = [row[2] for row in db.session().execute(sa.text(verification._quick_sql()))]
+    assert quick == [True] * 5 + [False]
+    assert journal.verify_chain().ok
+    tamper(("UPDATE journal_entry SET action = 'x' WHERE seq = 6", {}), *_edit_field())
+    result = journal.verify_chain()
+    assert (result.first_bad_leaf, result.reason) == (2, "contenu modifié")
 
 
 def test_verification_streams_in_batches_smaller_than_the_tree(app, fixed_clock):
