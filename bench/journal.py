@@ -35,6 +35,7 @@ from aidants.journal.models import HASHED_FIELDS, JournalCheckpoint, canonical_e
 
 BENCH_DATABASE = "bench_journal"
 COLUMNS = (*HASHED_FIELDS, "txid")
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
 ACTIONS = ("connect_aidant", "create_attestation", "use_autorisation", "cancel_autorisation", "failed_code")
 
 
@@ -230,7 +231,7 @@ def fill(app: Flask, entries: int) -> None:
             values = list(row)
             if not postgresql:
                 values[1] = values[1].strftime("%Y-%m-%d %H:%M:%S.%f")  # as UTCDateTime stores it
-            values[11] = json.dumps(values[11]) if values[11] is not None else None
+            values[11] = _CANONICAL(values[11]) if values[11] is not None else None  # as the app stores it
             entry_rows.append(values)
         node_rows = [[level, index, digest] for level, index, digest in completed]
         hashed = time.perf_counter() - began

@@ -67,6 +67,8 @@ def read_raw(engine: sa.Engine, sql: str, params: Sequence[Any], batch: int) -> 
     postgresql = engine.dialect.name == "postgresql"
     raw = engine.raw_connection()
     try:
+        if postgresql:  # the whole result is read: plan for all of it, not for the first rows
+            raw.cursor().execute("SET LOCAL cursor_tuple_fraction = 1")
         cursor = (raw.driver_connection.cursor(name="journal_verify", binary=True)  # type: ignore[union-attr]
                   if postgresql else raw.cursor())
         try:
@@ -212,7 +214,8 @@ def verify(batch: int = 10000, *, verifier: str | None = None, sizes: Iterable[i
     targets = [size for size in wanted if size > 0]
     bad: tuple[int, int | None, str] | None = None
     for chunk in _batches(_quick_sql() if postgresql else _leaves_sql(postgresql), batch):
-        slow = _slow_rows(engine, [row[0] for row in chunk if not row[2]]) if postgresql else {}
+        unconfirmed = [row[0] for row in chunk if not row[2]] if postgresql else []
+        slow = _slow_rows(engine, unconfirmed) if unconfirmed else {}
         hashes: list[bytes] = []
         for quick_row in chunk:
             index = quick_row[0]
