@@ -93,3 +93,22 @@ def frontier(executor: Executor, tree_size: int) -> merkle.Frontier:
     nodes = merkle.Frontier.nodes_of(tree_size)
     stored = fetch(executor, nodes)
     return merkle.Frontier(tree_size, [stored[node] for node in nodes])
+
+
+def entry_proof(seq: int) -> dict[str, object] | None:
+    """Everything a third party needs to check that an entry is in the log: its leaf, an inclusion proof in
+    the latest signed tree, and that tree's signed note (None while the entry is pending)."""
+    from aidants.journal.models import JournalCheckpoint
+
+    session = db.session()
+    leaf = session.execute(sa.select(JournalLeaf.leaf_index, JournalLeaf.leaf_hash)
+                           .where(JournalLeaf.entry_seq == seq)).first()
+    latest = session.scalars(sa.select(JournalCheckpoint).order_by(JournalCheckpoint.id.desc()).limit(1)).first()
+    if leaf is None or latest is None or leaf.leaf_index >= latest.tree_size:
+        return None
+    return {
+        "seq": seq, "leaf_index": int(leaf.leaf_index), "leaf_hash": bytes(leaf.leaf_hash).hex(),
+        "tree_size": latest.tree_size, "root_hash": bytes(latest.root_hash).hex(),
+        "inclusion_proof": [digest.hex() for digest in inclusion_proof(leaf.leaf_index, latest.tree_size)],
+        "checkpoint": latest.note,
+    }
