@@ -126,7 +126,6 @@ def record_checkpoint(now: dt.datetime) -> JournalCheckpoint | None:
         latest = _latest(connection)
         size = tree.size(connection)
         _sign(connection, now, size, tree.root_at(size, connection), latest.txid_floor if latest else None)
-        created = connection.execute(sa.select(JournalCheckpoint).order_by(JournalCheckpoint.id.desc()).limit(1)
-                                     ).first()
-    db.session().expire_all()
-    return db.session().get(JournalCheckpoint, created.id) if created else None
+        created = connection.execute(sa.select(*JournalCheckpoint.__table__.c)
+                                     .order_by(JournalCheckpoint.id.desc()).limit(1)).mappings().one()
+    return JournalCheckpoint(**created)  # a detached copy: the caller's session may not see it yet
