@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +19,9 @@ from aidants.journal.merkle import EMPTY_ROOT
 from aidants.journal.models import JournalCheckpoint, JournalEntry, JournalLeaf
 from aidants.journal.verification import Verification, verify
 
-__all__ = ["PERSONAL_KEYS", "Verification", "append", "head", "leaf_of", "pending_count", "verify_chain"]
+__all__ = ["PERSONAL_KEYS", "AppendedEntry", "Verification", "append", "head", "leaf_of", "pending_count",
+           "verify_chain"]
+
 #: Keys of ``extra`` that would carry personal data: the journal holds identifiers only.
 PERSONAL_KEYS = frozenset({
     "email", "first_name", "last_name", "given_name", "family_name", "preferred_username", "birthdate",
@@ -59,7 +62,7 @@ def append(
     demarches: list[str] | None = None,
     client_id: str | None = None,
     extra: dict[str, Any] | None = None,
-) -> JournalEntry:
+) -> AppendedEntry:
     """Insert a new entry in the current transaction (flushed, not committed); the sequencer integrates it.
 
     Raises ValueError when ``extra``, ``client_id`` or ``demarches`` look like personal data.
@@ -74,10 +77,28 @@ def append(
         "client_id": client_id, "extra": extra or None,
     }
     # One Core INSERT … RETURNING, no unit of work: the entry is written now (after what the session had
-    # pending), and the object returned is a detached copy for the caller to read.
+    # pending), and what is returned is a plain record of it (an ORM object costs more than the insert).
     statement = _INSERT_POSTGRESQL if db.is_postgresql() else _INSERT_SQLITE
     seq = db.session().execute(statement, values).scalar_one()
-    return JournalEntry(seq=seq, **values)
+    return AppendedEntry(seq, **values)
+
+
+@dataclass(frozen=True, slots=True)
+class AppendedEntry:
+    """The entry just written, as the caller gave it, with its insertion id."""
+
+    seq: int
+    created_at: dt.datetime
+    action: str
+    actor_kind: str
+    aidant_id: int | None
+    organisation_id: int | None
+    usager_id: int | None
+    mandat_id: int | None
+    autorisation_id: int | None
+    demarches: str | None
+    client_id: str | None
+    extra: dict[str, Any] | None
 
 
 #: The inserting transaction's id on PostgreSQL (xid8, which never wraps around), as a bigint; 0 on SQLite.
