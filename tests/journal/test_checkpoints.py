@@ -16,9 +16,10 @@ from flask import Flask
 from aidants import db
 from aidants.journal import checkpoint as notes
 from aidants.journal import merkle, sequencer, tree
-from aidants.journal.models import JournalCheckpoint
+from aidants.journal import services as journal_services
+from aidants.journal.models import JournalCheckpoint, JournalEntry
 from tests.conftest import TEST_SECRETS
-from tests.journal.test_journal import cli, tamper, write
+from tests.journal.test_journal import cli, reference_leaf, tamper, write
 
 ORIGIN = "aidants.localhost/journal"
 ED25519 = b"\x01"
@@ -168,3 +169,18 @@ def test_a_verifier_key_whose_base64_holds_a_plus_sign_is_read():
             break
         seed += 1
     assert notes.parse_verifier_key(key) == (ORIGIN, notes.key_id(ORIGIN, public), public)
+
+
+def test_an_entry_proof_verifies_with_the_public_key_and_the_proof_alone(app, fixed_clock):
+    entries = write(fixed_clock.now(), 6)
+    pending = journal_services.append("pending", now=fixed_clock.now())
+    db.commit()
+    assert tree.entry_proof(pending.seq) is None
+    found = tree.entry_proof(entries[3].seq)
+    assert found is not None
+    signed = notes.open_note(str(found["checkpoint"]), notes.service_verifier_key())
+    assert (signed.tree_size, signed.root_hash.hex()) == (found["tree_size"], found["root_hash"])
+    proof = [bytes.fromhex(h) for h in found["inclusion_proof"]]  # type: ignore[attr-defined]
+    assert merkle.verify_inclusion(bytes.fromhex(str(found["leaf_hash"])), int(str(found["leaf_index"])),
+                                   signed.tree_size, proof, signed.root_hash)
+    assert bytes.fromhex(str(found["leaf_hash"])) == reference_leaf(db.session().get(JournalEntry, entries[3].seq))

@@ -398,19 +398,3 @@ def test_append_refuses_personal_data(app, fixed_clock, extra):
         journal.append("oops", now=fixed_clock.now(), client_id="camille@exemple.fr")
     assert rows() == []
 
-
-def test_an_entry_proof_verifies_with_the_public_key_and_the_proof_alone(app, fixed_clock):
-    from aidants.journal import checkpoint as notes
-
-    entries = write(fixed_clock.now(), 6)
-    pending = journal.append("pending", now=fixed_clock.now())
-    db.commit()
-    assert tree.entry_proof(pending.seq) is None
-    found = tree.entry_proof(entries[3].seq)
-    assert found is not None
-    signed = notes.open_note(str(found["checkpoint"]), notes.service_verifier_key())
-    assert (signed.tree_size, signed.root_hash.hex()) == (found["tree_size"], found["root_hash"])
-    proof = [bytes.fromhex(h) for h in found["inclusion_proof"]]  # type: ignore[attr-defined]
-    assert merkle.verify_inclusion(bytes.fromhex(str(found["leaf_hash"])), int(str(found["leaf_index"])),
-                                   signed.tree_size, proof, signed.root_hash)
-    assert bytes.fromhex(str(found["leaf_hash"])) == reference_leaf(rows()[3])
