@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -16,8 +15,7 @@ from tqdm import tqdm
 from aidants import clock, db, migrate
 from aidants.accounts import cards, devices
 from aidants.accounts import services as accounts
-from aidants.journal import checkpoint as checkpoints
-from aidants.journal import services as journal
+from aidants.journal.cli import create_app_role, journal_group
 from aidants.organisations import services as organisations
 from aidants.security import totp
 
@@ -46,6 +44,9 @@ def _fail(message: str) -> None:
 @click.group("db")
 def db_group() -> None:
     """Database schema."""
+
+
+db_group.add_command(create_app_role)
 
 
 @db_group.command("upgrade")
@@ -190,48 +191,6 @@ def rotate_seeds() -> None:
         return
     click.echo(f"{count} graine(s) et {keys} clé(s) de signature rechiffrée(s) avec la clé "
                f"{devices.keyring().current_kid}.")
-
-
-@click.group("journal")
-def journal_group() -> None:
-    """The audit journal."""
-
-
-@journal_group.command("verify")
-@click.option("--checkpoint", "checkpoint_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="also check a checkpoint written by 'aidants journal checkpoint'")
-@with_appcontext
-@db.cli_unit_of_work()
-def journal_verify(checkpoint_path: Path | None) -> None:
-    """Recompute the hash chain; exit 1 naming the first bad entry."""
-    result = journal.verify_chain()
-    if not result.ok:
-        _fail(f"Journal altéré : première entrée invalide n° {result.first_bad_seq} ({result.reason}).")
-    if checkpoint_path is not None:
-        try:
-            data = json.loads(checkpoint_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            _fail(f"{checkpoint_path} n'est pas un point de contrôle lisible.")
-            return
-        problem = checkpoints.check(data, current_app.config["JOURNAL_SIGNING_KEY"])
-        if problem:
-            _fail(f"Journal altéré : {problem}.")
-    click.echo(f"Journal intègre : {result.checked} entrée(s), tête n° {result.head_seq} ({result.head_hash[:16]}…).")
-
-
-@journal_group.command("checkpoint")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="file to write (default: stdout)")
-@with_appcontext
-@db.cli_unit_of_work()
-def journal_checkpoint(output: Path | None) -> None:
-    """Write a signed checkpoint of the journal's head, to keep elsewhere."""
-    data = checkpoints.make(current_app.config["JOURNAL_SIGNING_KEY"], clock.now())
-    text = json.dumps(data, indent=2)
-    if output:
-        output.write_text(text + "\n")
-        click.echo(f"Point de contrôle écrit dans {output} (entrée n° {data['seq']}).", err=True)
-    else:
-        click.echo(text)
 
 
 @click.group("keys")

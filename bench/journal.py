@@ -1,7 +1,9 @@
-"""Journal figures: appends per second with concurrent writers, and verification speed over a long chain.
+"""Journal figures: appends per second with concurrent writers (no lock: each inserts its entry), the
+sequencer's integration rate, and verification speed over a long tree.
 
     .venv/bin/python -m bench.journal                       # a temporary SQLite file
     .venv/bin/python -m bench.journal --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python -m bench.journal --database-url … --processes   # 8 writer processes, as gunicorn workers
 
 On PostgreSQL the benchmark creates its own database ``bench_journal`` next to the one named in the URL and
 drops it at the end (``--keep`` to look at it afterwards). It prints plain figures; nothing is asserted.
@@ -13,6 +15,7 @@ import argparse
 import base64
 import datetime as dt
 import json
+import multiprocessing
 import os
 import tempfile
 import threading
@@ -25,11 +28,14 @@ import sqlalchemy as sa
 from flask import Flask
 
 from aidants import create_app, db, migrate
+from aidants.journal import checkpoint as notes
+from aidants.journal import merkle, sequencer, tree, verification
 from aidants.journal import services as journal
-from aidants.journal.models import HASHED_FIELDS
+from aidants.journal.models import HASHED_FIELDS, JournalCheckpoint, canonical_encoding
 
 BENCH_DATABASE = "bench_journal"
-COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
+COLUMNS = (*HASHED_FIELDS, "txid")
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
 ACTIONS = ("connect_aidant", "create_attestation", "use_autorisation", "cancel_autorisation", "failed_code")
 
 
@@ -110,98 +116,160 @@ def bench_appends(app: Flask, writers: int, total: int) -> None:
           f"{elapsed:.2f} s, {done / elapsed:,.0f} appends/s")
 
 
-# --- (b) a long chain, then verification -----------------------------------------------------------
+def _process_writer(target: str, workdir: str, number: int, share: int, barrier: Any, failures: Any) -> None:
+    """One writer process: its own app and connection, ``share`` appends, one transaction each."""
+    try:
+        app = build_app(target, Path(workdir) / f"w{number}")
+        with app.app_context():
+            db.session().execute(sa.text("SELECT 1"))
+            db.commit()
+            barrier.wait()
+            for n in range(share):
+                journal.append("bench_append", now=dt.datetime.now(dt.UTC), actor_kind="system",
+                               aidant_id=number, organisation_id=n, extra={"writer": number, "n": n})
+                db.commit()
+        app.extensions["db_engine"].dispose()
+    except BaseException as exc:
+        failures.put(repr(exc))
+        raise
 
 
-def _entries(first_seq: int, prev_hash: str, count: int, start: dt.datetime) -> Iterator[tuple[Any, ...]]:
-    """Valid chained rows, hashed with the application's own entry_hash."""
+def bench_append_processes(target: str, workdir: Path, writers: int, total: int) -> None:
+    """``writers`` processes (as gunicorn workers would be), each appending its share of ``total``."""
+    context = multiprocessing.get_context("fork")
+    share = total // writers
+    barrier, failures = context.Barrier(writers + 1), context.Queue()
+    processes = [context.Process(target=_process_writer, args=(target, str(workdir), n, share, barrier, failures))
+                 for n in range(writers)]
+    for process in processes:
+        process.start()
+    barrier.wait()
+    began = time.perf_counter()
+    for process in processes:
+        process.join()
+    elapsed = time.perf_counter() - began
+    if not failures.empty():
+        raise SystemExit(f"appends failed: {failures.get()}")
+    done = share * writers
+    print(f"appends: {done} entries, {writers} writer processes, one transaction each: "
+          f"{elapsed:.2f} s, {done / elapsed:,.0f} appends/s")
+
+
+# --- (b) the sequencer ----------------------------------------------------------------------------
+
+
+def bench_integrate(app: Flask) -> None:
+    """Integrate every pending entry (what the scheduled job does), in batches of the default size."""
+    with app.app_context():
+        began = time.perf_counter()
+        count = sequencer.integrate_all(dt.datetime.now(dt.UTC))
+        elapsed = time.perf_counter() - began
+    if count:
+        print(f"integrate: {count} entries given their leaf and signed in {elapsed:.2f} s "
+              f"({count / elapsed:,.0f} entries/s)")
+
+
+# --- (c) a long tree, then verification --------------------------------------------------------------
+
+
+def _entries(first_seq: int, count: int, start: dt.datetime) -> Iterator[tuple[Any, ...]]:
+    """Valid entries (the columns of ``COLUMNS``), txid 0 as if written before a sequencer run."""
     for seq in range(first_seq, first_seq + count):
         n = seq % 1000
-        extra = {"n": n, "device_id": seq % 97} if seq % 3 else None
-        fields: dict[str, Any] = {
-            "seq": seq, "created_at": start + dt.timedelta(milliseconds=seq), "action": ACTIONS[seq % len(ACTIONS)],
-            "actor_kind": "aidant", "aidant_id": seq % 5000, "organisation_id": seq % 700,
-            "usager_id": seq % 90000 if seq % 2 else None, "mandat_id": seq % 40000 if seq % 2 else None,
-            "autorisation_id": seq % 80000 if seq % 4 == 1 else None,
-            "demarches": "papiers,famille" if seq % 2 else None, "client_id": "impots" if seq % 4 == 1 else None,
-            "extra": extra,
-        }
-        digest = journal.entry_hash(prev_hash, fields)
-        yield (*(fields[name] for name in HASHED_FIELDS), prev_hash, digest)
-        prev_hash = digest
+        yield (seq, start + dt.timedelta(milliseconds=seq), ACTIONS[seq % len(ACTIONS)], "aidant", seq % 5000,
+               seq % 700, seq % 90000 if seq % 2 else None, seq % 40000 if seq % 2 else None,
+               seq % 80000 if seq % 4 == 1 else None, "papiers,famille" if seq % 2 else None,
+               "impots" if seq % 4 == 1 else None, {"n": n, "device_id": seq % 97} if seq % 3 else None, 0)
 
 
-def _insert_postgresql(engine: sa.Engine, rows: Iterator[tuple[Any, ...]]) -> None:
+def _copy(engine: sa.Engine, table: str, columns: tuple[str, ...], rows: Iterator[list[Any]]) -> None:
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
-        extra = COLUMNS.index("extra")
-        with cursor.copy(f"COPY journal_entry ({', '.join(COLUMNS)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
-                values = list(row)
-                values[extra] = json.dumps(values[extra]) if values[extra] is not None else None
-                copy.write_row(values)
+                copy.write_row(row)
         raw.commit()
     finally:
         raw.close()
 
 
-def _insert_sqlite(engine: sa.Engine, rows: Iterator[tuple[Any, ...]]) -> None:
-    created, extra = COLUMNS.index("created_at"), COLUMNS.index("extra")
-
-    def encoded() -> Iterator[list[Any]]:
-        for row in rows:
-            values = list(row)
-            values[created] = values[created].strftime("%Y-%m-%d %H:%M:%S.%f")  # as UTCDateTime stores it
-            values[extra] = json.dumps(values[extra]) if values[extra] is not None else None
-            yield values
-
+def _insert(engine: sa.Engine, table: str, columns: tuple[str, ...], rows: list[list[Any]]) -> None:
+    if engine.dialect.name == "postgresql":
+        _copy(engine, table, columns, iter(rows))
+        return
     raw = engine.raw_connection()
     try:
-        marks = ", ".join("?" for _ in COLUMNS)
-        statement = f"INSERT INTO journal_entry ({', '.join(COLUMNS)}) VALUES ({marks})"  # noqa: S608 (constants)
-        raw.cursor().executemany(statement, encoded())
+        marks = ", ".join("?" for _ in columns)
+        statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 (constants)
+        raw.cursor().executemany(statement, rows)
         raw.commit()
     finally:
         raw.close()
 
 
 def fill(app: Flask, entries: int) -> None:
-    """Extend the chain to ``entries`` valid entries, fast (bulk insert, no ORM)."""
+    """Extend the tree to ``entries`` valid, integrated entries, fast (bulk insert of entries, leaves and
+    nodes computed here as the sequencer would, then one signed checkpoint)."""
     with app.app_context():
-        head_seq, head_hash = journal.head()
-        db.session().close()
-        count = entries - head_seq
+        engine = db.engine()
+        size = tree.size()
+        count = entries - size
         if count <= 0:
             return
+        first_seq = int(db.session().execute(sa.text("SELECT COALESCE(MAX(seq), 0) FROM journal_entry")).scalar_one())
+        frontier = tree.frontier(db.session(), size)
+        db.session().close()
         began = time.perf_counter()
-        rows = _entries(head_seq + 1, head_hash, count, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-        if db.is_postgresql():
-            _insert_postgresql(db.engine(), rows)
-            with db.engine().begin() as connection:
-                connection.exec_driver_sql("ANALYZE journal_entry")
-        else:
-            _insert_sqlite(db.engine(), rows)
+        postgresql = engine.dialect.name == "postgresql"
+        entry_rows, leaf_rows, node_rows = [], [], []
+        completed: list[tuple[int, int, bytes]] = []
+        for row in _entries(first_seq + 1, count, dt.datetime(2026, 1, 1, tzinfo=dt.UTC)):
+            digest = merkle.leaf_hash(canonical_encoding(*row[:-1]))
+            leaf_rows.append([frontier.size, row[0], digest])
+            frontier.append(digest, completed)
+            values = list(row)
+            if not postgresql:
+                values[1] = values[1].strftime("%Y-%m-%d %H:%M:%S.%f")  # as UTCDateTime stores it
+            values[11] = _CANONICAL(values[11]) if values[11] is not None else None  # as the app stores it
+            entry_rows.append(values)
+        node_rows = [[level, index, digest] for level, index, digest in completed]
+        hashed = time.perf_counter() - began
+        _insert(engine, "journal_entry", COLUMNS, entry_rows)
+        _insert(engine, "journal_leaf", ("leaf_index", "entry_seq", "leaf_hash"), leaf_rows)
+        _insert(engine, "journal_node", ("level", "idx", "hash"), node_rows)
+        with engine.begin() as connection:
+            if postgresql:
+                connection.exec_driver_sql(
+                    "SELECT setval('journal_entry_seq_seq', (SELECT MAX(seq) FROM journal_entry))")
+                for table in ("journal_entry", "journal_leaf", "journal_node"):
+                    connection.exec_driver_sql(f"ANALYZE {table}")
+            root = frontier.root()
+            connection.execute(sa.insert(JournalCheckpoint).values(
+                created_at=dt.datetime.now(dt.UTC), tree_size=frontier.size, root_hash=root,
+                note=notes.sign(frontier.size, root), txid_floor=None))
         elapsed = time.perf_counter() - began
-    print(f"fill: {count} chained entries hashed and inserted in {elapsed:.1f} s ({count / elapsed:,.0f}/s)")
+    print(f"fill: {count} entries hashed into the tree in {hashed:.1f} s, inserted with their leaves and nodes "
+          f"in {elapsed:.1f} s in all")
 
 
 def bench_verify(app: Flask) -> None:
     with app.app_context():
         began, cpu = time.perf_counter(), time.process_time()
-        result = journal.verify_chain()
+        result = verification.verify()
         elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
-    state = "intact" if result.ok else f"BROKEN at {result.first_bad_seq} ({result.reason})"
-    print(f"verify: {result.checked} entries in {elapsed:.2f} s, {result.checked / elapsed:,.0f} entries/s "
-          f"(this process's CPU: {cpu:.2f} s); chain {state}")
+    state = "intact" if result.ok else f"BROKEN at leaf {result.first_bad_leaf} ({result.reason})"
+    print(f"verify: {result.checked} entries (+{result.pending} pending) in {elapsed:.2f} s, "
+          f"{result.checked / elapsed:,.0f} entries/s (this process's CPU: {cpu:.2f} s); journal {state}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", help="PostgreSQL server URL (default: a temporary SQLite file)")
     parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--processes", action="store_true", help="writers are processes (default: threads)")
     parser.add_argument("--appends", type=int, default=4000, help="entries appended by the writers in all")
-    parser.add_argument("--entries", type=int, default=1_000_000, help="length of the chain to verify")
+    parser.add_argument("--entries", type=int, default=1_000_000, help="size of the tree to verify")
     parser.add_argument("--verify-runs", type=int, default=1, help="time the verification this many times")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database bench_journal")
     args = parser.parse_args()
@@ -210,7 +278,11 @@ def main() -> None:
         print(f"database: {sa.make_url(target).render_as_string(hide_password=True)}")
         app = build_app(target, Path(workdir))
         try:
-            bench_appends(app, args.writers, args.appends)
+            if args.processes:
+                bench_append_processes(target, Path(workdir), args.writers, args.appends)
+            else:
+                bench_appends(app, args.writers, args.appends)
+            bench_integrate(app)
             fill(app, args.entries)
             for _ in range(args.verify_runs):
                 bench_verify(app)

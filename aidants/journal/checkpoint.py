@@ -1,53 +1,134 @@
-"""Signed checkpoints of the journal's head, to keep outside the database.
+"""Checkpoints of the journal's Merkle tree as C2SP signed notes (tlog-checkpoint), verifiable with the
+public key alone.
 
-A checkpoint (sequence number, head hash, time) signed with Ed25519 proves later
-that the chain up to that point is unchanged, and that no entry up to it was
-removed from the end, which the chain alone cannot show.
+    <origin>\\n<tree size>\\n<base64 root hash>\\n\\n— <key name> <base64(key id || Ed25519 signature)>\\n
+
+The key id is the first 4 bytes of SHA-256(key name || 0x0A || 0x01 || public key); the verifier key an
+auditor is given is ``<name>+<hex key id>+<base64(0x01 || public key)>`` (c2sp.org/signed-note).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-from typing import Any
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from aidants.journal import services as journal
+from flask import current_app
+
 from aidants.security import crypto
 
-FORMAT = "aidants-journal-checkpoint/1"
+_ED25519 = b"\x01"
+_DASH = "\u2014 "
 
 
-def _message(seq: int, head_hash: str, time: str) -> bytes:
-    return json.dumps({"format": FORMAT, "seq": seq, "hash": head_hash, "time": time},
-                      sort_keys=True, separators=(",", ":")).encode()
+class NoteError(ValueError):
+    """A checkpoint or a verifier key that cannot be read or does not verify (message in French)."""
 
 
-def make(signing_key_b64: str, now: dt.datetime) -> dict[str, Any]:
-    """Sign the current head of the journal."""
-    key = crypto.signing_key(signing_key_b64)
-    seq, head_hash = journal.head()
-    time = now.astimezone(dt.UTC).isoformat(timespec="seconds")
-    return {
-        "format": FORMAT, "seq": seq, "hash": head_hash, "time": time,
-        "public_key": crypto.public_key_b64(key), "signature": crypto.sign(key, _message(seq, head_hash, time)),
-    }
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a verified checkpoint says."""
+
+    origin: str
+    tree_size: int
+    root_hash: bytes
 
 
-def check(checkpoint: dict[str, Any], signing_key_b64: str) -> str | None:
-    """None when the checkpoint is ours, well signed, and matches the chain; otherwise why not."""
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: str) -> bytes:
     try:
-        seq, head_hash, time = int(checkpoint["seq"]), str(checkpoint["hash"]), str(checkpoint["time"])
-        signature = str(checkpoint["signature"])
-    except (KeyError, TypeError, ValueError):
-        return "point de contrôle illisible"
-    public = crypto.public_key_b64(crypto.signing_key(signing_key_b64))
-    if not crypto.verify_signature(public, _message(seq, head_hash, time), signature):
-        return "signature du point de contrôle invalide (ou clé différente)"
-    if seq == 0:
-        return None
-    stored = journal.hash_at(seq)
-    if stored is None:
-        return f"l'entrée {seq} du point de contrôle a disparu du journal"
-    if not crypto.equal(stored, head_hash):
-        return f"l'entrée {seq} ne correspond plus au point de contrôle"
-    return None
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise NoteError("base64 illisible") from None
+
+
+def origin() -> str:
+    """The log's origin line and key name: the public host, then ``/journal``."""
+    configured = current_app.config.get("JOURNAL_ORIGIN")
+    if configured:
+        return str(configured)
+    host = urlsplit(current_app.config.get("PUBLIC_URL") or "").hostname or "aidants.localhost"
+    return f"{host}/journal"
+
+
+def key_id(name: str, public: bytes) -> bytes:
+    """The signed-note key id of an Ed25519 key."""
+    return hashlib.sha256(name.encode() + b"\n" + _ED25519 + public).digest()[:4]
+
+
+def verifier_key(name: str, public: bytes) -> str:
+    """The verifier key string to publish."""
+    return f"{name}+{key_id(name, public).hex()}+{_b64(_ED25519 + public)}"
+
+
+def service_verifier_key() -> str:
+    """This service's verifier key (derived from JOURNAL_SIGNING_KEY; only the public half is shown)."""
+    key = crypto.signing_key(current_app.config["JOURNAL_SIGNING_KEY"])
+    return verifier_key(origin(), crypto.public_key_raw(key))
+
+
+def parse_verifier_key(text: str) -> tuple[str, bytes, bytes]:
+    """Name, key id and raw public key of a verifier key; NoteError when malformed."""
+    parts = text.strip().split("+", 2)  # the base64 key may itself hold a "+"
+    if len(parts) != 3 or not parts[0]:
+        raise NoteError("clé publique illisible (attendu : nom+identifiant+clé)")
+    name, hex_id, encoded = parts
+    try:
+        wanted_id = bytes.fromhex(hex_id)
+    except ValueError:
+        raise NoteError("identifiant de clé illisible") from None
+    raw = _unb64(encoded)
+    if len(wanted_id) != 4 or len(raw) != 33 or raw[:1] != _ED25519:
+        raise NoteError("clé publique illisible (une clé Ed25519 est attendue)")
+    public = raw[1:]
+    if key_id(name, public) != wanted_id:
+        raise NoteError("l'identifiant ne correspond pas à la clé publique")
+    return name, wanted_id, public
+
+
+def body(origin_line: str, tree_size: int, root_hash: bytes) -> str:
+    """The checkpoint text that is signed."""
+    return f"{origin_line}\n{tree_size}\n{_b64(root_hash)}\n"
+
+
+def sign(tree_size: int, root_hash: bytes) -> str:
+    """The signed note of a tree head, signed with JOURNAL_SIGNING_KEY."""
+    key = crypto.signing_key(current_app.config["JOURNAL_SIGNING_KEY"])
+    name = origin()
+    text = body(name, tree_size, root_hash)
+    signature = crypto.sign_raw(key, text.encode())
+    return f"{text}\n{_DASH}{name} {_b64(key_id(name, crypto.public_key_raw(key)) + signature)}\n"
+
+
+def open_note(note: str, verifier: str) -> Checkpoint:
+    """The checkpoint a signed note holds, once its signature by ``verifier`` is checked; NoteError otherwise."""
+    name, wanted_id, public = parse_verifier_key(verifier)
+    text, sep, signatures = note.rpartition("\n\n")
+    if not sep or not signatures.endswith("\n"):
+        raise NoteError("point de contrôle illisible (format « signed note » attendu)")
+    text += "\n"
+    signed = False
+    for line in signatures[:-1].split("\n"):
+        if not line.startswith(_DASH):
+            raise NoteError("ligne de signature illisible")
+        signer, _, encoded = line[len(_DASH):].rpartition(" ")
+        raw = _unb64(encoded)
+        if signer != name or raw[:4] != wanted_id or len(raw) != 68:
+            continue  # another signer's line: not ours to check
+        if not crypto.verify_raw(public, text.encode(), raw[4:]):
+            raise NoteError("signature du point de contrôle invalide")
+        signed = True
+    if not signed:
+        raise NoteError("point de contrôle non signé par cette clé")
+    lines = text.split("\n")
+    if len(lines) < 4 or not lines[1].isdigit() or (lines[1] != "0" and lines[1].startswith("0")):
+        raise NoteError("point de contrôle illisible (origine, taille, racine)")
+    root = _unb64(lines[2])
+    if len(root) != 32:
+        raise NoteError("racine du point de contrôle illisible")
+    return Checkpoint(lines[0], int(lines[1]), root)

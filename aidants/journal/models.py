@@ -1,8 +1,11 @@
-"""Journal entry: one security-relevant action, chained to the previous entry by its hash.
+"""The journal: entries appended by requests, and the Merkle tree the sequencer builds over them.
 
-The entry holds identifiers only (never names, emails or identities), so a usager
-can be anonymised later without breaking the chain. The database refuses UPDATE
-and DELETE on this table (triggers, created by the migrations).
+An entry holds identifiers only (never names, emails or identities), so a usager can be anonymised
+later without breaking the tree. A request only inserts its entry (``seq`` is an insertion id, with
+gaps where a transaction rolled back); the sequencer alone gives it a leaf index (``journal_leaf``),
+stores the hash of every perfect subtree completed (``journal_node``) and signs the tree head
+(``journal_checkpoint``). The database refuses UPDATE, DELETE and TRUNCATE on all four tables
+(triggers, created by the migrations), and the application's role may only insert into and read them.
 """
 
 from __future__ import annotations
@@ -13,12 +16,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from aidants.db import Base
 
-GENESIS_HASH = "0" * 64
-
-#: The fields covered by an entry's hash, in the canonical encoding.
+#: The fields covered by an entry's leaf hash, in the canonical encoding.
 HASHED_FIELDS = (
     "seq",
     "created_at",
@@ -34,14 +36,31 @@ HASHED_FIELDS = (
     "extra",
 )
 
+_BIGINT = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+
+class CanonicalJSON(TypeDecorator[Any]):
+    """JSON stored in its canonical text (sorted keys, compact, ASCII), so that the database itself can
+    splice it into an entry's canonical encoding (the fast path of verification on PostgreSQL)."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: sa.Dialect) -> Any:
+        encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
+        if dialect.name == "postgresql" and dialect.driver == "psycopg":
+            from psycopg.types.json import Json
+
+            return lambda value: None if value is None else Json(value, dumps=encode)
+        return lambda value: None if value is None else encode(value)
+
 
 class JournalEntry(Base):
-    """One line of the journal."""
+    """One line of the journal, as the request wrote it."""
 
     __tablename__ = "journal_entry"
 
-    seq: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
-                                     autoincrement=False)
+    seq: Mapped[int] = mapped_column(_BIGINT, primary_key=True, autoincrement=True)
     created_at: Mapped[dt.datetime] = mapped_column(index=True)
     action: Mapped[str] = mapped_column(sa.String(50), index=True)
     actor_kind: Mapped[str] = mapped_column(sa.String(10))  # aidant | staff | system | usager
@@ -52,9 +71,44 @@ class JournalEntry(Base):
     autorisation_id: Mapped[int | None]
     demarches: Mapped[str | None] = mapped_column(sa.String(200))
     client_id: Mapped[str | None] = mapped_column(sa.String(100))
-    extra: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
-    prev_hash: Mapped[str] = mapped_column(sa.String(64))
-    hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(CanonicalJSON)
+    #: PostgreSQL: the inserting transaction's id, so that the sequencer finds late commits without a scan
+    #: (0 on SQLite, where writers are serialised and commit in ``seq`` order).
+    txid: Mapped[int] = mapped_column(sa.BigInteger, default=0, index=True)
+
+
+class JournalLeaf(Base):
+    """An entry's place in the Merkle tree, and its leaf hash; written by the sequencer only."""
+
+    __tablename__ = "journal_leaf"
+
+    leaf_index: Mapped[int] = mapped_column(_BIGINT, primary_key=True, autoincrement=False)
+    entry_seq: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
+    leaf_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+
+
+class JournalNode(Base):
+    """The hash of a perfect subtree of ``2**level`` leaves (level ≥ 1), for proofs without the whole tree."""
+
+    __tablename__ = "journal_node"
+
+    level: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+
+
+class JournalCheckpoint(Base):
+    """A signed tree head: the tree's size and root at a time, as a C2SP signed note."""
+
+    __tablename__ = "journal_checkpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(index=True)
+    tree_size: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    root_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    note: Mapped[str] = mapped_column(sa.Text)
+    #: PostgreSQL: every transaction below this id had ended when the sequencer integrated this tree.
+    txid_floor: Mapped[int | None] = mapped_column(sa.BigInteger)
 
 
 # The canonical encoding is ``json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)``

@@ -1,30 +1,26 @@
-"""Writing to the journal, in the caller's transaction, and checking the chain.
+"""Writing to the journal, in the caller's transaction, without any lock.
 
-``append`` serialises writers (an advisory lock on PostgreSQL, the database's write
-lock on SQLite, both taken before the head is read and held until the transaction
-ends) so that two concurrent transactions can never both chain onto the same entry;
-the primary key on ``seq`` and the unique ``hash`` are a second guard.
+``append`` inserts the entry and nothing else: it reads no head and takes no lock, so writers never wait
+for one another. The sequencer (``aidants.journal.sequencer``) later gives committed entries their leaf
+index in the Merkle tree and signs a checkpoint; ``verification`` checks the whole of it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import queue
 import re
-import threading
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from aidants import db
-from aidants.journal.models import GENESIS_HASH, HASHED_FIELDS, JournalEntry, canonical_bytes, canonical_encoding
-from aidants.security import crypto
+from aidants.journal.merkle import EMPTY_ROOT
+from aidants.journal.models import JournalCheckpoint, JournalEntry, JournalLeaf
+from aidants.journal.verification import Verification, verify
 
-# An arbitrary constant naming the journal's advisory lock on PostgreSQL.
-_JOURNAL_LOCK_ID = 0x41494A4E
+__all__ = ["PERSONAL_KEYS", "AppendedEntry", "Verification", "append", "head", "leaf_of", "pending_count",
+           "verify_chain"]
 
 #: Keys of ``extra`` that would carry personal data: the journal holds identifiers only.
 PERSONAL_KEYS = frozenset({
@@ -53,11 +49,6 @@ def _personal_data(value: Any) -> str | None:
     return None
 
 
-def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
-    """The hash of an entry: SHA-256 over the previous hash and the canonical fields."""
-    return crypto.sha256_hex(prev_hash.encode() + b"\n" + canonical_bytes(fields))
-
-
 def append(
     action: str,
     *,
@@ -71,181 +62,73 @@ def append(
     demarches: list[str] | None = None,
     client_id: str | None = None,
     extra: dict[str, Any] | None = None,
-) -> JournalEntry:
-    """Chain a new entry onto the journal, in the current transaction (flushed, not committed).
+) -> AppendedEntry:
+    """Insert a new entry in the current transaction (flushed, not committed); the sequencer integrates it.
 
     Raises ValueError when ``extra``, ``client_id`` or ``demarches`` look like personal data.
     """
     found = _personal_data([extra, client_id, demarches])
     if found:
         raise ValueError(f"le journal ne contient que des identifiants, pas de données personnelles ({found})")
-    session = db.session()
-    if db.is_postgresql():
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _JOURNAL_LOCK_ID})
-    else:
-        # Take SQLite's write lock *before* reading the head: a statement that writes, on no row (so no
-        # trigger fires). A plain SELECT would read a head that another writer may chain onto first.
-        session.execute(sa.text("UPDATE journal_entry SET seq = seq WHERE 0 = 1"))
-    head = session.execute(
-        sa.select(JournalEntry.seq, JournalEntry.hash).order_by(JournalEntry.seq.desc()).limit(1)
-    ).first()
-    seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
-    fields: dict[str, Any] = {
-        "seq": seq,
-        "created_at": now.astimezone(dt.UTC),
-        "action": action,
-        "actor_kind": actor_kind,
-        "aidant_id": aidant_id,
-        "organisation_id": organisation_id,
-        "usager_id": usager_id,
-        "mandat_id": mandat_id,
-        "autorisation_id": autorisation_id,
-        "demarches": ",".join(demarches) if demarches else None,
-        "client_id": client_id,
-        "extra": extra or None,
+    values: dict[str, Any] = {
+        "created_at": now.astimezone(dt.UTC), "action": action, "actor_kind": actor_kind, "aidant_id": aidant_id,
+        "organisation_id": organisation_id, "usager_id": usager_id, "mandat_id": mandat_id,
+        "autorisation_id": autorisation_id, "demarches": ",".join(demarches) if demarches else None,
+        "client_id": client_id, "extra": extra or None,
     }
-    entry = JournalEntry(**fields, prev_hash=prev_hash, hash=entry_hash(prev_hash, fields))
-    session.add(entry)
-    session.flush()
-    return entry
+    # One Core INSERT … RETURNING, no unit of work: the entry is written now (after what the session had
+    # pending), and what is returned is a plain record of it (an ORM object costs more than the insert).
+    statement = _INSERT_POSTGRESQL if db.is_postgresql() else _INSERT_SQLITE
+    seq = db.session().execute(statement, values).scalar_one()
+    return AppendedEntry(seq, **values)
 
 
-@dataclass(frozen=True)
-class Verification:
-    """The outcome of a chain verification."""
+@dataclass(frozen=True, slots=True)
+class AppendedEntry:
+    """The entry just written, as the caller gave it, with its insertion id."""
 
-    checked: int
-    first_bad_seq: int | None
-    reason: str
-    head_seq: int
-    head_hash: str
-
-    @property
-    def ok(self) -> bool:
-        return self.first_bad_seq is None
-
-
-def _verify_sql(postgresql: bool) -> str:
-    """The columns in HASHED_FIELDS order, then the two hashes; ``extra`` as its JSON text.
-
-    PostgreSQL writes the time as the canonical encoding does (UTC ISO 8601, microseconds), on its
-    own core; SQLite's stored text goes through the column type's own parsing, as the ORM would.
-    """
-    columns = []
-    for name in HASHED_FIELDS:
-        if name == "extra":
-            columns.append("CAST(extra AS TEXT)")
-        elif name == "created_at" and postgresql:
-            columns.append("""to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')""")
-        else:
-            columns.append(name)
-    # Only our own column names go into this text.
-    return f"SELECT {', '.join(columns)}, prev_hash, hash FROM journal_entry ORDER BY seq"  # noqa: S608
+    seq: int
+    created_at: dt.datetime
+    action: str
+    actor_kind: str
+    aidant_id: int | None
+    organisation_id: int | None
+    usager_id: int | None
+    mandat_id: int | None
+    autorisation_id: int | None
+    demarches: str | None
+    client_id: str | None
+    extra: dict[str, Any] | None
 
 
-def _read(engine: sa.Engine, batch: int) -> Iterator[Sequence[Any]]:
-    """The table in ``seq`` order, ``batch`` raw rows at a time, read through the driver without the ORM."""
-    postgresql = engine.dialect.name == "postgresql"
-    raw = engine.raw_connection()
-    try:
-        # On PostgreSQL a server-side cursor streams the table; binary results load fastest.
-        cursor = (raw.driver_connection.cursor(name="journal_verify", binary=True)  # type: ignore[union-attr]
-                  if postgresql else raw.cursor())
-        try:
-            cursor.execute(_verify_sql(postgresql))
-            while chunk := cursor.fetchmany(batch):
-                yield chunk
-        finally:
-            cursor.close()
-    finally:
-        raw.rollback()
-        raw.close()
-
-
-_END = object()
-
-
-def _batches(batch: int) -> Iterator[Sequence[Any]]:
-    """Like ``_read``; on PostgreSQL a thread fetches the next batches while the caller hashes this one.
-
-    The server prepares rows on one core while Python hashes on another; reading in the same
-    thread would leave each waiting for the other.
-    """
-    engine = db.engine()
-    if engine.dialect.name != "postgresql":
-        yield from _read(engine, batch)
-        return
-    ready: queue.Queue[Any] = queue.Queue(maxsize=3)
-    stop = threading.Event()
-
-    def fetch() -> None:
-        try:
-            for chunk in _read(engine, batch):
-                ready.put(chunk)
-                if stop.is_set():
-                    break
-        except BaseException as exc:  # handed to the caller's thread
-            ready.put(exc)
-        ready.put(_END)
-
-    reader = threading.Thread(target=fetch, name="journal-verify-reader", daemon=True)
-    reader.start()
-    item: Any = None
-    try:
-        while (item := ready.get()) is not _END:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while item is not _END:  # let the reader finish (it may be waiting for room in the queue)
-            item = ready.get()
-        reader.join()
-
-
-def verify_chain(batch: int = 10000) -> Verification:
-    """Recompute the whole chain; name the first entry that was edited, removed, inserted or moved.
-
-    Rows are read through the driver, without the ORM, and hashed as ``entry_hash`` does: a
-    million entries would otherwise spend most of their time in result processing.
-    """
-    if batch < 1:
-        raise ValueError("batch must be at least 1")
-    engine = db.engine()
-    to_time = None  # PostgreSQL's text is already the canonical one
-    if engine.dialect.name != "postgresql":
-        created_type = JournalEntry.__table__.c.created_at.type.dialect_impl(engine.dialect)
-        to_time = created_type.result_processor(engine.dialect, None)
-    loads = json.JSONDecoder().decode
-    sha256_hex = crypto.sha256_hex
-    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
-    for chunk in _batches(batch):
-        for (seq, created_at, action, actor_kind, aidant_id, organisation_id, usager_id, mandat_id,
-             autorisation_id, demarches, client_id, extra, stored_prev, stored_hash) in chunk:
-            if seq != expected_seq:
-                return Verification(checked, expected_seq, "numéro manquant ou en trop", expected_seq - 1, prev_hash)
-            if stored_prev != prev_hash:
-                return Verification(checked, seq, "chaînage rompu", expected_seq - 1, prev_hash)
-            if to_time is not None:
-                created_at = to_time(created_at)
-            canonical = canonical_encoding(
-                seq, created_at, action, actor_kind, aidant_id, organisation_id, usager_id, mandat_id,
-                autorisation_id, demarches, client_id, None if extra is None else loads(extra))
-            # What entry_hash computes, inlined. A plain comparison: both hashes are public.
-            if sha256_hex(prev_hash.encode() + b"\n" + canonical) != stored_hash:
-                return Verification(checked, seq, "contenu modifié", expected_seq - 1, prev_hash)
-            prev_hash, expected_seq, checked = stored_hash, expected_seq + 1, checked + 1
-    return Verification(checked, None, "", expected_seq - 1, prev_hash)
+#: The inserting transaction's id on PostgreSQL (xid8, which never wraps around), as a bigint; 0 on SQLite.
+_TABLE: sa.Table = JournalEntry.__table__  # type: ignore[assignment]
+_INSERT_POSTGRESQL = sa.insert(_TABLE).values(
+    txid=sa.cast(sa.cast(sa.func.pg_current_xact_id(), sa.Text), sa.BigInteger)).returning(_TABLE.c.seq)
+_INSERT_SQLITE = sa.insert(_TABLE).values(txid=0).returning(_TABLE.c.seq)
 
 
 def head() -> tuple[int, str]:
-    """The last sequence number and hash (0 and the genesis hash when empty)."""
+    """The size and root hash (hex) of the latest signed checkpoint (0 and the empty root when none)."""
     row = db.session().execute(
-        sa.select(JournalEntry.seq, JournalEntry.hash).order_by(JournalEntry.seq.desc()).limit(1)
+        sa.select(JournalCheckpoint.tree_size, JournalCheckpoint.root_hash)
+        .order_by(JournalCheckpoint.id.desc()).limit(1)
     ).first()
-    return (row.seq, row.hash) if row else (0, GENESIS_HASH)
+    return (row.tree_size, bytes(row.root_hash).hex()) if row else (0, EMPTY_ROOT.hex())
 
 
-def hash_at(seq: int) -> str | None:
-    """The stored hash of one entry."""
-    return db.session().execute(sa.select(JournalEntry.hash).where(JournalEntry.seq == seq)).scalar()
+def pending_count() -> int:
+    """How many committed entries wait for the sequencer."""
+    waiting = sa.select(JournalEntry.seq).where(
+        ~sa.exists().where(JournalLeaf.entry_seq == JournalEntry.seq)).subquery()
+    return int(db.session().scalar(sa.select(sa.func.count()).select_from(waiting)) or 0)
+
+
+def leaf_of(seq: int) -> int | None:
+    """The leaf index of an entry, once integrated."""
+    return db.session().scalar(sa.select(JournalLeaf.leaf_index).where(JournalLeaf.entry_seq == seq))
+
+
+def verify_chain(batch: int = 10000) -> Verification:
+    """Check every integrated and pending entry and the latest checkpoint (see ``verification.verify``)."""
+    return verify(batch=batch)

@@ -160,6 +160,25 @@ def verify_signature(public_b64: str, message: bytes, signature_b64: str) -> boo
     return True
 
 
+def public_key_raw(key: Ed25519PrivateKey) -> bytes:
+    """The raw 32-byte Ed25519 public key."""
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def sign_raw(key: Ed25519PrivateKey, message: bytes) -> bytes:
+    """Ed25519 signature, raw 64 bytes (for C2SP signed notes)."""
+    return key.sign(message)
+
+
+def verify_raw(public: bytes, message: bytes, signature: bytes) -> bool:
+    """Whether a raw Ed25519 signature is valid for a message under a raw public key."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
 #: The order of the P-256 group (FIPS 186-4, D.1.2.3).
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 

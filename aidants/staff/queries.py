@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from aidants import db
 from aidants.accounts.models import Aidant
-from aidants.journal.models import JournalEntry
+from aidants.journal.models import JournalEntry, JournalLeaf
 from aidants.mandats.models import Autorisation, Mandat, MandatUsager
 from aidants.organisations.models import Organisation
 
@@ -110,15 +110,17 @@ def journal_page(filters: JournalFilters, *, before: int | None = None, after: i
 
 
 JOURNAL_COLUMNS = ("seq", "created_at", "action", "actor_kind", "aidant_id", "organisation_id", "usager_id",
-                   "mandat_id", "autorisation_id", "demarches", "client_id", "extra", "prev_hash", "hash")
+                   "mandat_id", "autorisation_id", "demarches", "client_id", "extra", "leaf_index", "leaf_hash")
 
 
 def journal_stream(filters: JournalFilters, batch: int = 2000) -> Iterator[tuple[Any, ...]]:
     """Every filtered entry, oldest first, as plain tuples in ``JOURNAL_COLUMNS`` order, ``batch`` at a time."""
-    columns = [getattr(JournalEntry, name) for name in JOURNAL_COLUMNS]
+    columns = [getattr(JournalEntry, name) for name in JOURNAL_COLUMNS[:-2]]
     last = 0
     while True:
-        statement = (sa.select(*columns).where(*filters.conditions(), JournalEntry.seq > last)
+        statement = (sa.select(*columns, JournalLeaf.leaf_index, JournalLeaf.leaf_hash)
+                     .outerjoin(JournalLeaf, JournalLeaf.entry_seq == JournalEntry.seq)
+                     .where(*filters.conditions(), JournalEntry.seq > last)
                      .order_by(JournalEntry.seq).limit(batch))
         rows = db.session().execute(statement).all()
         for row in rows:

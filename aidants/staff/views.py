@@ -227,6 +227,7 @@ def _csv_rows(rows: Iterator[tuple[Any, ...]]) -> Iterator[list[Any]]:
         values = list(row)
         values[1] = values[1].isoformat()
         values[11] = json.dumps(values[11], ensure_ascii=False, sort_keys=True) if values[11] is not None else ""
+        values[13] = bytes(values[13]).hex() if values[13] is not None else ""  # pending: no leaf yet
         yield values
 
 

@@ -45,6 +45,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("static", "GET"): ANY,
     ("dsfr", "GET"): ANY,
     ("keys.jwks", "GET"): ANY,
+    ("journal.checkpoint_key", "GET"): ANY,
     ("dev.outbox", "GET"): ANY,  # development only: absent in production (tests/test_web.py)
     ("mandats.verify", "GET"): ANY,
     ("mandats.status_json", "GET"): ANY,
@@ -126,6 +127,9 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("staff.journal_csv", "GET"): STAFF,
     ("staff.journal_verify", "GET"): STAFF,
     ("staff.journal_verify", "POST"): STAFF,
+    ("journal.checkpoints", "GET"): STAFF,
+    ("journal.checkpoints_csv", "GET"): STAFF,
+    ("journal.checkpoint_note", "GET"): ("login", "forbidden", "forbidden", "forbidden", "forbidden", "hidden"),
     ("staff.transfer", "GET"): STAFF,
     ("staff.transfer_confirm", "POST"): STAFF_FORM,
     ("staff.transfer_do", "POST"): STAFF_ACTION,

@@ -13,6 +13,8 @@ from flask.testing import FlaskClient
 
 from aidants import db
 from aidants.clock import FixedClock
+from aidants.journal import checkpoint as notes
+from aidants.journal import sequencer
 from aidants.journal import services as journal
 from aidants.journal.models import JournalEntry
 from tests.journal.test_journal import tamper
@@ -104,7 +106,7 @@ def test_the_csv_export_streams_every_filtered_entry_and_is_journaled(team: Team
     journal.append("export_probe", now=fixed_clock.now(), client_id="=HYPERLINK(1)")
     db.commit()
     rows = csv_rows(team.staff_client, "?action=export_probe")
-    assert rows[0][:3] == ["seq", "created_at", "action"] and rows[0][-2:] == ["prev_hash", "hash"]
+    assert rows[0][:3] == ["seq", "created_at", "action"] and rows[0][-2:] == ["leaf_index", "leaf_hash"]
     assert len(rows) == 1 + 2501
     assert [int(r[0]) for r in rows[1:]] == [e.seq for e in journal_actions("export_probe")]
     assert rows[1][1] == "2026-11-27T09:00:00+00:00" and rows[1][5] == str(team.a.id) and rows[1][11] == '{"n": 0}'
@@ -115,22 +117,43 @@ def test_the_csv_export_streams_every_filtered_entry_and_is_journaled(team: Team
                             "end": None}
 
 
-def test_verification_of_an_intact_chain(team: Team) -> None:
+def test_verification_of_an_intact_journal(team: Team, fixed_clock: FixedClock) -> None:
     page = text(team.staff_client.get("/staff/journal/verification"))
     assert "Lancer la vérification" in page and "Le journal est intact" not in page
+    sequencer.integrate_all(fixed_clock.now())
     count = db.session().scalar(sa.select(sa.func.count()).select_from(JournalEntry))
     response = team.staff_client.post("/staff/journal/verification")
     page = text(response)
     assert response.status_code == 200 and "Le journal est intact" in page
-    assert f"{count} entrées vérifiées" in page
+    assert f"{count} entrées vérifiées" in page and "0 entrée en attente" in page
     entry = journal_actions("verify_journal")[-1]
-    assert entry.extra == {"ok": True, "checked": count, "first_bad_seq": None, "head_seq": count}
+    assert entry.extra == {"ok": True, "checked": count, "first_bad_seq": None, "first_bad_leaf": None,
+                           "tree_size": count, "pending": 0}
 
 
-def test_verification_names_the_first_altered_entry(team: Team) -> None:
+def test_verification_names_the_first_altered_entry(team: Team, fixed_clock: FixedClock) -> None:
+    sequencer.integrate_all(fixed_clock.now())
     tamper(("UPDATE journal_entry SET action = 'rewritten' WHERE seq = 3", {}))
     response = team.staff_client.post("/staff/journal/verification")
     page = text(response)
     assert response.status_code == 200 and "Le journal a été altéré" in page
-    assert "Première entrée en cause : n° 3 (contenu modifié)" in page
+    assert "Première feuille en cause : n° 2 (entrée n° 3) : contenu modifié" in page
     assert journal_actions("verify_journal")[-1].extra["first_bad_seq"] == 3  # type: ignore[index]
+
+
+def test_checkpoints_are_listed_downloadable_and_exported(team: Team, fixed_clock: FixedClock) -> None:
+    sequencer.integrate_all(fixed_clock.now())
+    recorded = sequencer.record_checkpoint(fixed_clock.now())
+    assert recorded is not None
+    add("after_the_checkpoint", fixed_clock.now())
+    page = text(team.staff_client.get("/staff/journal/points-de-controle"))
+    assert notes.service_verifier_key() in page and bytes(recorded.root_hash).hex() in page
+    assert "1 entrée en attente" in page
+    note = team.staff_client.get(f"/staff/journal/points-de-controle/{recorded.id}.txt")
+    assert note.status_code == 200 and note.get_data(as_text=True) == recorded.note
+    assert team.staff_client.get("/staff/journal/points-de-controle/999999.txt").status_code == 404
+    assert team.staff_client.get("/staff/journal/points-de-controle?avant=x").status_code == 400
+    response = team.staff_client.get("/staff/journal/points-de-controle.csv")
+    found = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert found[0] == ["id", "created_at", "tree_size", "root_hash", "note"]
+    assert found[-1][0] == str(recorded.id) and found[-1][3] == bytes(recorded.root_hash).hex()

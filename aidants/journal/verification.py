@@ -1,0 +1,279 @@
+"""Checking the journal end to end: every leaf hash recomputed from its entry, the tree's root rebuilt from
+them and compared with the latest signed checkpoint, and every pending entry read.
+
+Rows are read through the driver, without the ORM (on PostgreSQL a thread fetches the next batch while
+this one is hashed), and the tree is built by aligned blocks: a million entries would otherwise spend
+most of their time in result processing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from aidants import db
+from aidants.journal import checkpoint as notes
+from aidants.journal import merkle
+from aidants.journal.models import HASHED_FIELDS, JournalCheckpoint, JournalEntry, canonical_encoding
+
+
+def entry_columns(postgresql: bool) -> str:
+    """The entry's columns in HASHED_FIELDS order (``e.``), ``extra`` as its JSON text.
+
+    PostgreSQL writes the time as the canonical encoding does (UTC ISO 8601, microseconds), on its
+    own core; SQLite's stored text goes through the column type's own parsing, as the ORM would.
+    """
+    columns = []
+    for name in HASHED_FIELDS:
+        if name == "extra":
+            columns.append("CAST(e.extra AS TEXT)")
+        elif name == "created_at" and postgresql:
+            columns.append("""to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')""")
+        else:
+            columns.append(f"e.{name}")
+    return ", ".join(columns)
+
+
+def leaf_hasher(engine: sa.Engine) -> Callable[[Sequence[Any]], bytes]:
+    """A function from the raw columns of ``entry_columns`` to the entry's leaf hash."""
+    to_time: Any = None  # PostgreSQL's text is already the canonical one
+    if engine.dialect.name != "postgresql":
+        created_type = JournalEntry.__table__.c.created_at.type.dialect_impl(engine.dialect)
+        to_time = created_type.result_processor(engine.dialect, None)
+    loads = json.JSONDecoder().decode
+    sha256 = hashlib.sha256
+
+    def leaf(values: Sequence[Any]) -> bytes:
+        (seq, created_at, action, actor_kind, aidant_id, organisation_id, usager_id, mandat_id,
+         autorisation_id, demarches, client_id, extra) = values
+        if to_time is not None:
+            created_at = to_time(created_at)
+        return sha256(b"\x00" + canonical_encoding(
+            seq, created_at, action, actor_kind, aidant_id, organisation_id, usager_id, mandat_id,
+            autorisation_id, demarches, client_id, None if extra is None else loads(extra))).digest()
+
+    return leaf
+
+
+def read_raw(engine: sa.Engine, sql: str, params: Sequence[Any], batch: int) -> Iterator[Sequence[Any]]:
+    """Rows of a query ``batch`` at a time, through the driver (a server-side cursor on PostgreSQL)."""
+    postgresql = engine.dialect.name == "postgresql"
+    raw = engine.raw_connection()
+    try:
+        if postgresql:  # the whole result is read: plan for all of it, not for the first rows
+            raw.cursor().execute("SET LOCAL cursor_tuple_fraction = 1")
+        cursor = (raw.driver_connection.cursor(name="journal_verify", binary=True)  # type: ignore[union-attr]
+                  if postgresql else raw.cursor())
+        try:
+            cursor.execute(sql if postgresql else sql.replace("%s", "?"), tuple(params))
+            while chunk := cursor.fetchmany(batch):
+                yield chunk
+        finally:
+            cursor.close()
+    finally:
+        raw.rollback()
+        raw.close()
+
+
+_END = object()
+
+
+def _batches(sql: str, batch: int) -> Iterator[Sequence[Any]]:
+    """Like ``read_raw``; on PostgreSQL a thread fetches the next batches while the caller hashes this one."""
+    engine = db.engine()
+    if engine.dialect.name != "postgresql":
+        yield from read_raw(engine, sql, (), batch)
+        return
+    ready: queue.Queue[Any] = queue.Queue(maxsize=3)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            for chunk in read_raw(engine, sql, (), batch):
+                ready.put(chunk)
+                if stop.is_set():
+                    break
+        except BaseException as exc:  # handed to the caller's thread
+            ready.put(exc)
+        ready.put(_END)
+
+    reader = threading.Thread(target=fetch, name="journal-verify-reader", daemon=True)
+    reader.start()
+    item: Any = None
+    try:
+        while (item := ready.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while item is not _END:  # let the reader finish (it may be waiting for room in the queue)
+            item = ready.get()
+        reader.join()
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of a verification."""
+
+    checked: int  # leaves whose entry was recomputed, in order
+    first_bad_seq: int | None
+    reason: str
+    tree_size: int
+    root_hash: str  # hex, of the leaves checked
+    pending: int = 0
+    first_bad_leaf: int | None = None
+    checkpoint_size: int | None = None
+    roots: dict[int, bytes] = field(default_factory=dict)  # the roots at the sizes asked for
+
+    @property
+    def ok(self) -> bool:
+        return self.reason == ""
+
+    @property
+    def head_seq(self) -> int:
+        return self.tree_size
+
+    @property
+    def head_hash(self) -> str:
+        return self.root_hash
+
+
+def _leaves_sql(postgresql: bool) -> str:
+    # Only our own column names go into this text.
+    return (f"SELECT l.leaf_index, l.leaf_hash, e.seq IS NOT NULL, {entry_columns(postgresql)} "  # noqa: S608
+            "FROM journal_leaf l LEFT JOIN journal_entry e ON e.seq = l.entry_seq ORDER BY l.leaf_index")
+
+
+# PostgreSQL's fast path: the server rebuilds the canonical encoding and hashes it, on its own core, when
+# every string field is plain printable ASCII without a quote or a backslash (then its JSON form is the string
+# between quotes, and no field can masquerade as another); ``extra`` is stored in its canonical text, which a
+# json column keeps as written and which is one valid JSON value. A leaf it cannot confirm (other strings, an
+# entry written before the canonical storage of ``extra``, or a tampered one) is checked in Python.
+_PLAIN = "'^[ !#-[\\]-~]*$'"
+
+
+def _quoted(column: str) -> str:
+    return f"""COALESCE('"' || e.{column} || '"', 'null')"""
+
+
+def _number(column: str) -> str:
+    return f"COALESCE(CAST(e.{column} AS TEXT), 'null')"
+
+
+def _quick_sql() -> str:
+    canonical = " || ".join([
+        """'{"action":'""", _quoted("action"), """',"actor_kind":'""", _quoted("actor_kind"),
+        """',"aidant_id":'""", _number("aidant_id"), """',"autorisation_id":'""", _number("autorisation_id"),
+        """',"client_id":'""", _quoted("client_id"),
+        """',"created_at":"'""",
+        """to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')""",
+        """'","demarches":'""", _quoted("demarches"), """',"extra":'""", "COALESCE(CAST(e.extra AS TEXT), 'null')",
+        """',"mandat_id":'""", _number("mandat_id"), """',"organisation_id":'""", _number("organisation_id"),
+        """',"seq":'""", "CAST(e.seq AS TEXT)", """',"usager_id":'""", _number("usager_id"), "'}'",
+    ])
+    plain = " AND ".join(f"(e.{column} IS NULL OR e.{column} ~ {_PLAIN})"
+                         for column in ("action", "actor_kind", "demarches", "client_id"))
+    quick = (f"COALESCE(e.seq IS NOT NULL AND {plain} AND "
+             f"l.leaf_hash = sha256('\\x00'::bytea || convert_to({canonical}, 'UTF8')), false)")
+    return (f"SELECT l.leaf_index, l.leaf_hash, {quick} FROM journal_leaf l "  # noqa: S608 (our columns)
+            "LEFT JOIN journal_entry e ON e.seq = l.entry_seq ORDER BY l.leaf_index")
+
+
+def _slow_rows(engine: sa.Engine, indexes: list[int]) -> dict[int, Sequence[Any]]:
+    """The full rows of the leaves the fast path could not confirm, for Python to check."""
+    sql = (f"SELECT l.leaf_index, l.leaf_hash, e.seq IS NOT NULL, {entry_columns(True)} "  # noqa: S608
+           "FROM journal_leaf l LEFT JOIN journal_entry e ON e.seq = l.entry_seq WHERE l.leaf_index = ANY(%s)")
+    return {row[0]: row for chunk in read_raw(engine, sql, [indexes], 10000) for row in chunk}
+
+
+def _pending_sql(postgresql: bool) -> str:
+    return (f"SELECT {entry_columns(postgresql)} FROM journal_entry e WHERE NOT EXISTS "  # noqa: S608
+            "(SELECT 1 FROM journal_leaf l WHERE l.entry_seq = e.seq) ORDER BY e.seq")
+
+
+def verify(batch: int = 10000, *, verifier: str | None = None, sizes: Iterable[int] = ()) -> Verification:
+    """Recompute every leaf and the root; check the latest checkpoint with ``verifier`` (default: ours)."""
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    engine = db.engine()
+    postgresql = engine.dialect.name == "postgresql"
+    latest = db.session().execute(sa.select(JournalCheckpoint).order_by(JournalCheckpoint.id.desc()).limit(1)
+                                  ).scalars().first()
+    wanted = sorted({*sizes, *([latest.tree_size] if latest else [])})
+    leaf = leaf_hasher(engine)
+    frontier = merkle.Frontier()
+    roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT} if 0 in wanted else {}
+    targets = [size for size in wanted if size > 0]
+    bad: tuple[int, int | None, str] | None = None
+    for chunk in _batches(_quick_sql() if postgresql else _leaves_sql(postgresql), batch):
+        unconfirmed = [row[0] for row in chunk if not row[2]] if postgresql else []
+        slow = _slow_rows(engine, unconfirmed) if unconfirmed else {}
+        hashes: list[bytes] = []
+        for quick_row in chunk:
+            index = quick_row[0]
+            if index != frontier.size + len(hashes):
+                bad = (frontier.size + len(hashes), None, "feuille manquante")
+                break
+            if postgresql and quick_row[2]:
+                hashes.append(bytes(quick_row[1]))
+                continue
+            row = slow.get(index, quick_row)
+            if not row[2]:
+                bad = (index, None, "entrée intégrée disparue")
+                break
+            digest = leaf(row[3:])
+            if digest != bytes(row[1]):
+                bad = (index, row[3], "contenu modifié")
+                break
+            hashes.append(digest)
+        _extend(frontier, hashes, targets, roots)
+        if bad:
+            break
+    reason, first_bad_leaf, first_bad_seq = "", None, None
+    if bad:
+        first_bad_leaf, first_bad_seq, reason = bad
+    pending = 0
+    if not bad:
+        for chunk in _batches(_pending_sql(postgresql), batch):
+            for row in chunk:
+                leaf(row)  # readable and encodable: the sequencer will be able to integrate it
+            pending += len(chunk)
+    if not bad and latest is not None:
+        reason = _check_latest(latest, verifier, roots)
+    return Verification(frontier.size, first_bad_seq, reason, frontier.size, frontier.root().hex(), pending,
+                        first_bad_leaf, latest.tree_size if latest else None, roots)
+
+
+def _extend(frontier: merkle.Frontier, hashes: list[bytes], targets: list[int], roots: dict[int, bytes]) -> None:
+    """Add leaves, noting the root whenever the tree passes through a size asked for."""
+    position = 0
+    for size in targets:
+        if frontier.size < size <= frontier.size + len(hashes) - position:
+            step = size - frontier.size
+            frontier.extend(hashes[position:position + step])
+            position += step
+            roots[size] = frontier.root()
+    frontier.extend(hashes[position:])
+
+
+def _check_latest(latest: JournalCheckpoint, verifier: str | None, roots: dict[int, bytes]) -> str:
+    """Why the latest stored checkpoint does not hold (empty when it does)."""
+    try:
+        found = notes.open_note(latest.note, verifier or notes.service_verifier_key())
+    except notes.NoteError as exc:
+        return f"dernier point de contrôle n° {latest.id} : {exc}"
+    if (found.tree_size, found.root_hash) != (latest.tree_size, bytes(latest.root_hash)):
+        return f"dernier point de contrôle n° {latest.id} : la note signée ne correspond pas à la table"
+    if latest.tree_size not in roots:
+        return f"dernier point de contrôle n° {latest.id} : l'arbre n'a plus ses {latest.tree_size} feuilles"
+    if roots[latest.tree_size] != found.root_hash:
+        return f"dernier point de contrôle n° {latest.id} : la racine ne correspond plus à l'arbre"
+    return ""
