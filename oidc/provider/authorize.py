@@ -82,6 +82,17 @@ def _redirect_error(error: OAuth2Error, redirect_uri: str) -> OAuth2Error:
     return error
 
 
+def refusal_to_use(aidant: Aidant) -> str | None:
+    """Using a mandate needs the same habilitation as creating one; the reason in French, or None."""
+    organisation = aidant.current_organisation
+    if not aidant.can_create_mandats:
+        return ("Votre compte ne permet pas d'utiliser les mandats de la structure : seuls les aidants "
+                "habilités à créer des mandats le peuvent. Contactez votre référent.")
+    if organisation is None or not organisation.is_active or organisation not in aidant.organisations:
+        return "Vous n'êtes rattaché à aucune structure active : impossible d'utiliser un mandat."
+    return None
+
+
 def needs_code(request: Request, current: AidantSession, now: dt.datetime) -> bool:
     """Whether the aidant must type a TOTP code before the service gets an identity."""
     if accounts.needs_reauth(current, now):

@@ -50,8 +50,8 @@ def discovery() -> Response:
     })
 
 
-def _error_page(message: str) -> tuple[str, int]:
-    return render_template("oidc/error.html", message=message), 400
+def _error_page(message: str, status: int = 400) -> tuple[str, int]:
+    return render_template("oidc/error.html", message=message), status
 
 
 def _to_client(error: OAuth2Error, redirect_uri: str | None = None) -> WerkzeugResponse:
@@ -75,6 +75,9 @@ def authorize() -> Any:
         return _to_client(error, redirect_uri)
     if g.aidant is None or g.aidant.current_organisation is None:
         return redirect(url_for("accounts.login", next=request.full_path))
+    refusal = rules.refusal_to_use(g.aidant)
+    if refusal is not None:
+        return _error_page(refusal, 403)
     now = clock.now()
     if request.method == "POST":
         return _decide(checked, grant, now)
@@ -127,6 +130,8 @@ def search_usagers() -> Any:
         checked = rules.check_request(request.args, client, redirect_uri)
     except (rules.PageError, OAuth2Error):
         return jsonify({"error": "invalid_request"}), 400
+    if rules.refusal_to_use(g.aidant) is not None:
+        return jsonify({"error": "access_denied"}), 403
     found = rules.usagers(checked, g.aidant, clock.now(), request.args.get("q", ""))
     return jsonify([{"id": u.id, "name": u.full_name, "birthdate": u.birthdate} for u in found])
 
