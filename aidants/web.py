@@ -51,6 +51,7 @@ CSP = "; ".join([
 
 def init_app(app: Flask) -> None:
     """Install the hooks, error pages and the few routes that belong to no area."""
+    build_external_urls_from_public_url(app)
     app.before_request(load_current_aidant)
     app.after_request(security_headers)
     app.register_error_handler(HTTPException, http_error)
@@ -144,12 +145,27 @@ def safe_next(target: str | None, default: str) -> str:
 
 
 def public_url() -> str:
-    """The service's public base URL: PUBLIC_URL (production), else the URL this request came to.
+    """The service's public base URL: PUBLIC_URL, or its development default (aidants.config), never Host.
 
     Links in emails, the OIDC issuer and attestation QR codes use it, so that a forged Host
-    header cannot put another site's address in them once PUBLIC_URL is set.
+    header cannot put another site's address in them.
     """
-    return str(current_app.config.get("PUBLIC_URL") or request.url_root).rstrip("/")
+    return str(current_app.config["PUBLIC_URL"]).rstrip("/")
+
+
+def build_external_urls_from_public_url(app: Flask) -> None:
+    """Make every ``url_for(..., _external=True)`` (and redirects) name PUBLIC_URL's host, not the request's."""
+    make_adapter = app.create_url_adapter
+
+    def create_url_adapter(request: Any) -> Any:
+        adapter = make_adapter(request)
+        if adapter is not None and request is not None:
+            parts = urlsplit(str(app.config["PUBLIC_URL"]))
+            if parts.scheme and parts.netloc:
+                adapter.server_name, adapter.url_scheme = parts.netloc, parts.scheme
+        return adapter
+
+    app.create_url_adapter = create_url_adapter  # type: ignore[method-assign]
 
 
 def external_url(endpoint: str, **values: Any) -> str:

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 
 from aidants import clock, db
 from aidants.mandats.models import DEMARCHE_LABELS
+from aidants.web import public_url
 from oidc.client import flow
 from oidc.client.settings import Settings
 from oidc.provider import clients
@@ -63,7 +64,7 @@ def _secret() -> str:
 
 def _settings() -> Settings:
     return Settings(
-        issuer=request.url_root.rstrip("/"), client_id=CLIENT_ID, client_secret=_secret(),
+        issuer=public_url(), client_id=CLIENT_ID, client_secret=_secret(),
         redirect_uri=url_for("sandbox_service.callback", _external=True),
         post_logout_redirect_uri=url_for("sandbox_service.home", _external=True),
         scopes="openid profile email birth", acr_values="eidas1", algorithms=("ES256",), timeout=10.0,
