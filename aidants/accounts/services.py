@@ -199,6 +199,15 @@ def reverify(current: AidantSession, code: str, now: dt.datetime) -> bool:
     return True
 
 
+def end_session(current: AidantSession, now: dt.datetime) -> None:
+    """End one session (a service's logout request): the aidant's other browsers stay signed in."""
+    if current.revoked_at is None:
+        current.revoked_at = now
+    journal.append("logout_aidant", now=now, aidant_id=current.aidant_id,
+                   organisation_id=current.aidant.current_organisation_id, extra={"scope": "session"})
+    db.session().flush()
+
+
 def logout(current: AidantSession, now: dt.datetime) -> None:
     """End the aidant's sessions everywhere: every cookie of theirs stops working at once."""
     db.session().execute(

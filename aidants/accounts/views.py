@@ -65,9 +65,12 @@ def login_link(token: str) -> str | Response | tuple[str, int]:
         db.session().rollback()
         return _link_unusable()
     db.commit()
+    under_way = session.get("oidc_request")  # an authorization that led here: its sign-in counts for it
     session.clear()
     session.permanent = True
     session["sid"] = opened.token
+    if under_way is not None:
+        session["oidc_request"] = under_way
     flash(f"Bienvenue, {opened.aidant.first_name}.", "success")
     return redirect(safe_next(opened.next_url, url_for("accounts.dashboard")))
 

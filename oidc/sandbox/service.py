@@ -79,7 +79,7 @@ def _ensure_client(settings: Settings) -> None:
             name="Service administratif de démonstration", redirect_uris=[settings.redirect_uri],
             post_logout_redirect_uris=[settings.post_logout_redirect_uri], auth_method="client_secret_post",
             userinfo_alg="ES256", id_token_alg="ES256", act_claim=True, now=clock.now(),  # noqa: S106
-            client_id=CLIENT_ID, secret=settings.client_secret,
+            client_id=CLIENT_ID, secret=settings.client_secret, scopes=settings.scopes.split(),
         )
     else:
         clients.add_redirect_uris(client, settings.redirect_uri, settings.post_logout_redirect_uri)

@@ -99,7 +99,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("oidc_provider.token", "POST"): INVALID,
     ("oidc_provider.userinfo", "GET"): UNAUTHORIZED,
     ("oidc_provider.userinfo", "POST"): UNAUTHORIZED,
-    ("oidc_provider.end_session", "GET"): INVALID,
+    ("oidc_provider.end_session", "GET"): ANY,  # no hint: a confirmation page
+    ("oidc_provider.end_session", "POST"): ANY,  # confirmed: this browser's session ends, if any
     # référents: their structures only
     ("referents.index", "GET"): ("login", "forbidden", "forbidden", "redirect", "redirect", "forbidden",
                                   "redirect"),
