@@ -105,6 +105,21 @@ def check_code(device: TotpDevice, code: str, now: dt.datetime) -> bool:
     return _claim_step(device, step, drift)
 
 
+def is_current_code(aidant: Aidant, code: str, now: dt.datetime) -> bool:
+    """Whether a refused code is nevertheless one of the aidant's current codes (spent already): a
+    simultaneous request, or the aidant's own double click, used it first; it is not a guess."""
+    code = code.strip().replace(" ", "")
+    for device in usable_devices(aidant):
+        try:
+            seed = seed_of(device)
+        except SeedUnreadable:
+            continue
+        center = totp.step_at(now, device.period) + device.drift
+        if totp.match_step(seed, code, device.digits, range(center - 1, center + 2)) is not None:
+            return True
+    return False
+
+
 def usable_devices(aidant: Aidant) -> list[TotpDevice]:
     """The devices whose codes may sign this aidant in."""
     statement = sa.select(TotpDevice).where(TotpDevice.aidant_id == aidant.id, TotpDevice.status == "active")

@@ -47,6 +47,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("accounts.login", "POST"): ANONYMOUS_ONLY,
     ("accounts.login_link", "GET"): INVALID,  # an unknown link
     ("accounts.login_link", "POST"): INVALID,
+    ("accounts.open_login_link", "GET"): INVALID,  # no link pending in this browser
+    ("accounts.open_login_link", "POST"): INVALID,
     ("healthz", "GET"): ANY,
     ("csp_report", "POST"): ANY,
     ("static", "GET"): ANY,
@@ -150,6 +152,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("habilitation.start", "GET"): ANY,
     ("habilitation.start", "POST"): ANY,
     ("habilitation.access", "GET"): INVALID,
+    ("habilitation.confirm_access", "GET"): INVALID,  # no link pending in this browser
+    ("habilitation.confirm_access", "POST"): INVALID,
     ("habilitation.access", "POST"): INVALID,
     ("habilitation.space", "GET"): ISSUER_ONLY,
     ("habilitation.new_request", "POST"): ISSUER_ONLY,
