@@ -27,7 +27,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from aidants import clock, csrf, db
+from aidants import clock, csrf, db, input_guard
 from aidants.accounts import services as accounts
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ CSP = "; ".join([
 def init_app(app: Flask) -> None:
     """Install the hooks, error pages and the few routes that belong to no area."""
     build_external_urls_from_public_url(app)
+    input_guard.init_app(app)
     app.before_request(load_current_aidant)
     app.after_request(security_headers)
     app.register_error_handler(HTTPException, http_error)
@@ -220,7 +221,10 @@ def http_error(error: HTTPException) -> Any:
         405: "Cette adresse ne s'utilise pas ainsi.",
         413: "Le fichier ou le formulaire envoyé est trop volumineux.",
     }
-    body, status = render_error(error.code, messages.get(error.code, "La requête n'a pas pu être traitée."))
+    message = messages.get(error.code, "La requête n'a pas pu être traitée.")
+    if isinstance(error, input_guard.MalformedInput):
+        message = str(error.description)
+    body, status = render_error(error.code, message)
     response = make_response(body, status)
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)  # required on a 405 (RFC 9110)

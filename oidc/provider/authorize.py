@@ -27,6 +27,13 @@ KNOWN_PARAMS = {
 }
 
 
+class UnsupportedResponseType(OAuth2Error):
+    """Only ``code``; the value asked for is not echoed (it may hold characters an error may not carry)."""
+
+    error = "unsupported_response_type"
+    description = "Only the 'code' response type is supported."
+
+
 class PageError(Exception):
     """An error shown on our page, because the client or its redirect URI cannot be trusted."""
 
@@ -73,6 +80,8 @@ def check_request(args: MultiDict[str, str], client: OidcClient, redirect_uri: s
     for name in KNOWN_PARAMS:
         if len(args.getlist(name)) > 1:
             raise _redirect_error(InvalidRequestError(f"Parameter '{name}' repeated."), redirect_uri)
+    if args.get("response_type") != "code":
+        raise _redirect_error(UnsupportedResponseType(), redirect_uri)
     if "request" in args:
         raise _redirect_error(RequestNotSupportedError(), redirect_uri)
     if "request_uri" in args:
@@ -113,6 +122,9 @@ def _requested_demarches(raw: str | None, redirect_uri: str) -> set[str] | None:
         raise _redirect_error(InvalidRequestError("'claims' is not valid JSON."), redirect_uri) from None
     if not isinstance(parsed, dict):
         raise _redirect_error(InvalidRequestError("'claims' must be a JSON object."), redirect_uri)
+    shape = claims.claims_shape_error(parsed)
+    if shape is not None:
+        raise _redirect_error(InvalidRequestError(shape), redirect_uri)
     return claims.requested_rep_scopes(parsed)
 
 

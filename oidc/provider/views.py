@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 from typing import Any
@@ -167,9 +168,24 @@ def search_usagers() -> Any:
 @bp.post("/token")
 @csrf.exempt
 def token() -> Any:
+    if not _basic_credentials_readable(request.headers.get("Authorization", "")):
+        return jsonify({"error": "invalid_client",
+                        "error_description": "Basic credentials must be base64 of UTF-8 text."}), 401
     response = server.server().create_token_response()
     db.commit()  # the token and its journal entry, or the revocation that a replayed code caused
     return response
+
+
+def _basic_credentials_readable(header: str) -> bool:
+    """Whether HTTP Basic credentials (if any) decode as base64 then UTF-8 (authlib assumes they do)."""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return True
+    try:
+        base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])

@@ -232,3 +232,27 @@ def test_every_authorization_response_carries_iss_and_discovery_says_so(signed_i
     assert discovery["authorization_response_iss_parameter_supported"] is True
     assert discovery["request_parameter_supported"] is False
     assert discovery["request_uri_parameter_supported"] is False
+
+
+# --- 9: malformed input at the provider -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("claims", ['{"id_token":1}', '{"userinfo":[]}', '{"id_token":{"rep_scope":1}}',
+                                    '{"id_token":{"rep_scope":{"values":"Logement"}}}'])
+def test_claims_of_the_wrong_shape_are_an_invalid_request(signed_in, world, claims):
+    response = signed_in.get("/authorize", query_string=auth_params(world, claims=claims))
+    assert response.status_code == 302
+    assert redirect_params(response.location)["error"] == "invalid_request"
+
+
+def test_hostile_bytes_at_authorize_and_token_are_4xx(signed_in, world):
+    assert signed_in.get("/authorize", query_string=auth_params(world, client_id="a\x00b")).status_code == 400
+    response = signed_in.get("/authorize", query_string=auth_params(world, response_type="cöde"))
+    assert response.status_code < 500
+    assert redirect_params(response.location)["error"] == "unsupported_response_type"
+    assert signed_in.post("/token", data={"grant_type": "authorization_code", "client_id": "a\x00b",
+                                          "code": "x"}).status_code == 400
+    bad_basic = "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode()
+    response = signed_in.post("/token", data={"grant_type": "authorization_code", "code": "x"},
+                              headers={"Authorization": bad_basic})
+    assert response.status_code == 401 and response.get_json()["error"] == "invalid_client"
