@@ -18,3 +18,8 @@ def on_starting(server: object) -> None:
     except ConfigError as error:
         print(f"aidants: {error}", file=sys.stderr)
         sys.exit(1)
+
+
+# Access log without bearer tokens (login and habilitation links, query strings): see aidants/access_log.py.
+logger_class = "aidants.access_log.TokenFreeLogger"
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s'

@@ -79,6 +79,58 @@ def _check_keys(found: Secrets) -> None:
         raise ConfigError("JOURNAL_SIGNING_KEY is not usable: expected 32 bytes in base64") from None
 
 
+#: Values that stand in for a secret in examples and templates: never a production secret.
+PLACEHOLDERS = ("changeme", "change-me", "change_me", "secret", "password", "motdepasse", "example", "exemple",
+                "placeholder", "insecure", "notforproduction", "not-for-production", "replaceme", "remplacer")
+#: A secret must carry at least this much randomness (32 random bytes).
+MIN_SECRET_BITS = 256
+HEX = frozenset("0123456789abcdefABCDEF")
+BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_=")
+
+
+def _estimated_bits(value: str) -> float:
+    """Randomness a string can hold at most, judged by its alphabet (hex: 4 bits a character, base64: 6)."""
+    if len(set(value)) < 12:  # a random string of this length uses many more distinct characters
+        return 0.0
+    alphabet = set(value)
+    per_character = 4.0 if alphabet <= HEX else 6.0 if alphabet <= BASE64 else 6.5
+    return len(value) * per_character
+
+
+def _weak_secret(value: str) -> bool:
+    """A placeholder, or fewer than 32 random bytes' worth of characters."""
+    folded = value.lower()
+    if any(word in folded for word in PLACEHOLDERS):
+        return True
+    return _estimated_bits(value) < MIN_SECRET_BITS
+
+
+def _weak_key(key: bytes) -> bool:
+    """A 32-byte key made of a few repeated bytes (b"k" * 32…) is not random."""
+    return len(set(key)) < 16
+
+
+def _check_production_secrets(found: Secrets) -> None:
+    """Production refuses weak or well-known secrets: one line naming the variable, never its value."""
+    advice = "use at least 32 random bytes, e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    for name, value in (("SECRET_KEY", found.secret_key), ("USAGER_SUB_KEY", found.usager_sub_key)):
+        if _weak_secret(value):
+            raise ConfigError(f"refusing to start in production: {name} is weak or a placeholder ({advice})")
+    weak_seed = any(_weak_key(key) for _kid, key in crypto.KeyRing.parse(found.seed_keys).keys)
+    if weak_seed or _weak_key(crypto.b64decode(found.journal_signing_key)):
+        name = "SEED_ENCRYPTION_KEYS" if weak_seed else "JOURNAL_SIGNING_KEY"
+        raise ConfigError(f"refusing to start in production: {name} is not a random key "
+                          "(32 random bytes in base64, e.g. python3 -c 'import base64, os; "
+                          "print(base64.urlsafe_b64encode(os.urandom(32)).decode())')")
+
+
+def default_public_url(env: str, environ: Mapping[str, str]) -> str:
+    """Outside production, without PUBLIC_URL: the address the service listens on, never a request's Host."""
+    if env == "test":
+        return "http://localhost"  # what Flask's test client asks for
+    return f"http://127.0.0.1:{environ.get('PORT') or '5000'}"
+
+
 def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
     """Build the Flask configuration from an environment mapping."""
     env = environ.get("AIDANTS_ENV", "development")
@@ -102,6 +154,8 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
             environ.get("USAGER_SUB_KEY", dev.usager_sub_key),
         )
     _check_keys(found)
+    if production:
+        _check_production_secrets(found)
     if production and not environ["PUBLIC_URL"].startswith("https://"):
         raise ConfigError("refusing to start in production: PUBLIC_URL must be an https:// URL")
     default_db = f"sqlite:///{instance_path / 'aidants.sqlite3'}"
@@ -114,7 +168,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         "JOURNAL_SIGNING_KEY": found.journal_signing_key,
         "USAGER_SUB_KEY": found.usager_sub_key,
         "DATABASE_URL": environ.get("DATABASE_URL", default_db),
-        "PUBLIC_URL": environ.get("PUBLIC_URL", "").rstrip("/"),
+        "PUBLIC_URL": (environ.get("PUBLIC_URL") or default_public_url(env, environ)).rstrip("/"),
         "SMTP_HOST": environ.get("SMTP_HOST", ""),
         "SMTP_PORT": int(environ.get("SMTP_PORT", "587")),
         "SMTP_USER": environ.get("SMTP_USER", ""),

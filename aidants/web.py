@@ -27,7 +27,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from aidants import clock, csrf, db, errors
+from aidants import clock, csrf, db, errors, input_guard
 from aidants.accounts import services as accounts
 from aidants.redispatch import RETRYABLE_KEY
 
@@ -52,6 +52,8 @@ CSP = "; ".join([
 
 def init_app(app: Flask) -> None:
     """Install the hooks, error pages and the few routes that belong to no area."""
+    build_external_urls_from_public_url(app)
+    input_guard.init_app(app)
     app.before_request(load_current_aidant)
     app.after_request(security_headers)
     app.after_request(end_unit_of_work)  # registered last, so it runs first: its error page gets the headers
@@ -157,12 +159,27 @@ def safe_next(target: str | None, default: str) -> str:
 
 
 def public_url() -> str:
-    """The service's public base URL: PUBLIC_URL (production), else the URL this request came to.
+    """The service's public base URL: PUBLIC_URL, or its development default (aidants.config), never Host.
 
     Links in emails, the OIDC issuer and attestation QR codes use it, so that a forged Host
-    header cannot put another site's address in them once PUBLIC_URL is set.
+    header cannot put another site's address in them.
     """
-    return str(current_app.config.get("PUBLIC_URL") or request.url_root).rstrip("/")
+    return str(current_app.config["PUBLIC_URL"]).rstrip("/")
+
+
+def build_external_urls_from_public_url(app: Flask) -> None:
+    """Make every ``url_for(..., _external=True)`` (and redirects) name PUBLIC_URL's host, not the request's."""
+    make_adapter = app.create_url_adapter
+
+    def create_url_adapter(request: Any) -> Any:
+        adapter = make_adapter(request)
+        if adapter is not None and request is not None:
+            parts = urlsplit(str(app.config["PUBLIC_URL"]))
+            if parts.scheme and parts.netloc:
+                adapter.server_name, adapter.url_scheme = parts.netloc, parts.scheme
+        return adapter
+
+    app.create_url_adapter = create_url_adapter  # type: ignore[method-assign]
 
 
 def external_url(endpoint: str, **values: Any) -> str:
@@ -217,7 +234,10 @@ def http_error(error: HTTPException) -> Any:
         405: "Cette adresse ne s'utilise pas ainsi.",
         413: "Le fichier ou le formulaire envoyé est trop volumineux.",
     }
-    body, status = render_error(error.code, messages.get(error.code, "La requête n'a pas pu être traitée."))
+    message = messages.get(error.code, "La requête n'a pas pu être traitée.")
+    if isinstance(error, input_guard.MalformedInput):
+        message = str(error.description)
+    body, status = render_error(error.code, message)
     response = make_response(body, status)
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)  # required on a 405 (RFC 9110)

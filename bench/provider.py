@@ -98,7 +98,8 @@ def create_world(environ: dict[str, str], count: int, per_aidant: int) -> tuple[
                                                          now=first)
         registered = clients.register(name="Service du banc d'essai", redirect_uris=[REDIRECT_URI],
                                       post_logout_redirect_uris=[], auth_method="client_secret_post",
-                                      userinfo_alg=None, id_token_alg="ES256", act_claim=False, now=first)
+                                      userinfo_alg=None, id_token_alg="ES256", act_claim=False, now=first,
+                                      scopes=["openid", "profile", "email", "birth"])
         for a in range(count):
             aidant = accounts.create_aidant(email=f"aidant{a:04d}@banc-essai.exemple.fr", first_name="Banc",
                                             last_name=f"Essai {a}", organisation=organisation, now=first)

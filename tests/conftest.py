@@ -27,6 +27,13 @@ TEST_SECRETS = {
     "JOURNAL_SIGNING_KEY": base64.urlsafe_b64encode(b"s" * 32).decode(),
     "USAGER_SUB_KEY": "test-usager-sub-key",
 }
+#: Secrets strong enough for a production start (production refuses TEST_SECRETS: they are not random).
+PRODUCTION_SECRETS = {
+    "SECRET_KEY": "7LvCQWtSRJ-Q3Uk_pwneOCLyHiVgUnqpj7NG_Va_r2Q",
+    "SEED_ENCRYPTION_KEYS": "p1:R0lUNAZhiVwOs0s91AMyQdkFwE9K-XtNRuQXvMlczlU=",
+    "JOURNAL_SIGNING_KEY": "OeNhaYy2c1GUs9rzZNhr7jElfskS47hGMuAg91xJrbc=",
+    "USAGER_SUB_KEY": "EWs5LAG6h-Byv0u1ptKq-QF09kqVvkIKVR4PhddacoQ",
+}
 START = dt.datetime(2026, 11, 27, 9, 0, 0, tzinfo=dt.UTC)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from aidants.config import REQUIRED_IN_PRODUCTION, ConfigError, load_config
-from tests.conftest import TEST_SECRETS
+from tests.conftest import PRODUCTION_SECRETS, TEST_SECRETS
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -33,7 +33,7 @@ TIMEOUT = 120  # seconds; only a bound so that a start that loops fails instead 
 def production_environ(database_url: str, tmp_path: Path, **changes: str | None) -> dict[str, str]:
     """The process environment of a production start: ours, minus any setting, plus the given ones."""
     environ = {key: value for key, value in os.environ.items() if key not in SETTINGS and not key.startswith("FC_")}
-    environ.update({**PRODUCTION_SETTINGS, "DATABASE_URL": database_url, **TEST_SECRETS,
+    environ.update({**PRODUCTION_SETTINGS, "DATABASE_URL": database_url, **PRODUCTION_SECRETS,
                     "AIDANTS_INSTANCE": str(tmp_path / "instance")})
     for key, value in changes.items():
         if value is None:
@@ -69,7 +69,7 @@ def test_production_names_every_missing_variable_and_ignores_development_secrets
 
 @pytest.mark.parametrize("missing", REQUIRED_IN_PRODUCTION)
 def test_production_refuses_an_empty_or_absent_variable(tmp_path, missing):
-    environ = {**PRODUCTION_SETTINGS, "DATABASE_URL": "sqlite:///x", **TEST_SECRETS}
+    environ = {**PRODUCTION_SETTINGS, "DATABASE_URL": "sqlite:///x", **PRODUCTION_SECRETS}
     for value in ("", None):
         given = {k: v for k, v in {**environ, missing: value}.items() if v is not None}
         with pytest.raises(ConfigError, match=missing):
@@ -78,7 +78,7 @@ def test_production_refuses_an_empty_or_absent_variable(tmp_path, missing):
 
 
 def test_production_takes_its_secrets_from_the_environment_only(tmp_path):
-    environ = {**PRODUCTION_SETTINGS, "DATABASE_URL": "postgresql+psycopg://db/aidants", **TEST_SECRETS}
+    environ = {**PRODUCTION_SETTINGS, "DATABASE_URL": "postgresql+psycopg://db/aidants", **PRODUCTION_SECRETS}
     config = load_config(environ, tmp_path)
     for name in REQUIRED_IN_PRODUCTION:
         assert config[name] == environ[name], name
@@ -87,12 +87,48 @@ def test_production_takes_its_secrets_from_the_environment_only(tmp_path):
 
 
 def test_a_malformed_key_is_refused_without_showing_it(tmp_path):
-    environ = {**PRODUCTION_SETTINGS, "DATABASE_URL": "sqlite:///x", **TEST_SECRETS}
+    environ = {**PRODUCTION_SETTINGS, "DATABASE_URL": "sqlite:///x", **PRODUCTION_SECRETS}
     for name, value in (("SEED_ENCRYPTION_KEYS", "k1:c2hvcnQ"), ("SEED_ENCRYPTION_KEYS", "sans-identifiant"),
                         ("JOURNAL_SIGNING_KEY", "c2hvcnQ")):
         with pytest.raises(ConfigError, match=name) as refused:
             load_config({**environ, name: value}, tmp_path)
         assert value not in str(refused.value)
+
+
+WEAK = [
+    ("SECRET_KEY", "changeme"),
+    ("SECRET_KEY", "x"),
+    ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),  # 16 bytes in hex
+    ("SECRET_KEY", "a-long-secret-but-a-placeholder-of-forty-three-chars"),
+    ("SECRET_KEY", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+    ("USAGER_SUB_KEY", "k"),
+    ("USAGER_SUB_KEY", "ChangeMe-ChangeMe-ChangeMe-ChangeMe-ChangeMe"),
+    ("SEED_ENCRYPTION_KEYS", TEST_SECRETS["SEED_ENCRYPTION_KEYS"]),  # 32 times the same byte
+    ("JOURNAL_SIGNING_KEY", TEST_SECRETS["JOURNAL_SIGNING_KEY"]),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), WEAK)
+def test_production_refuses_weak_or_placeholder_secrets_naming_the_variable(tmp_path, name, value):
+    environ = {**PRODUCTION_SETTINGS, "DATABASE_URL": "sqlite:///x", **PRODUCTION_SECRETS, name: value}
+    with pytest.raises(ConfigError) as refused:
+        load_config(environ, tmp_path)
+    message = str(refused.value)
+    assert name in message and "\n" not in message and (len(value) < 4 or value not in message)
+    assert [other for other in PRODUCTION_SECRETS if other != name and other in message] == []
+
+
+def test_random_secrets_of_32_bytes_are_accepted_in_hex_and_base64(tmp_path):
+    import secrets
+
+    for _ in range(20):
+        environ = {**PRODUCTION_SETTINGS, "DATABASE_URL": "sqlite:///x", **PRODUCTION_SECRETS,
+                   "SECRET_KEY": secrets.token_hex(32), "USAGER_SUB_KEY": secrets.token_urlsafe(32)}
+        assert load_config(environ, tmp_path)["SECRET_KEY"] == environ["SECRET_KEY"]
+
+
+def test_development_accepts_weak_secrets_it_is_given(tmp_path):
+    assert load_config({"SECRET_KEY": "x"}, tmp_path)["SECRET_KEY"] == "x"
 
 
 def test_unknown_environment_is_refused(tmp_path):
@@ -108,7 +144,8 @@ def test_development_secrets_are_made_once_then_kept_private(tmp_path):
     for name in secret_names:
         assert first[name] and first[name] == second[name], name
         assert first[name] not in TEST_SECRETS.values()
-    assert first["PUBLIC_URL"] == ""  # development links follow the request's host
+    assert first["PUBLIC_URL"] == "http://127.0.0.1:5000"  # never the request's Host (tests/test_web.py)
+    assert load_config({"PORT": "8123"}, tmp_path)["PUBLIC_URL"] == "http://127.0.0.1:8123"
     path = tmp_path / "dev-secrets.json"
     assert path.stat().st_mode & 0o777 == 0o600
     assert set(json.loads(path.read_text())) == secret_names

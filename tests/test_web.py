@@ -18,7 +18,7 @@ from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
 from aidants import create_app, web
-from tests.conftest import TEST_SECRETS, build_app, require
+from tests.conftest import PRODUCTION_SECRETS, build_app, require
 from tests.factories import make_aidant, sign_in
 from tests.test_config import PRODUCTION_SETTINGS
 
@@ -65,7 +65,7 @@ def parse_csp(header: str) -> dict[str, list[str]]:
 def production_app(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
     """The app as production builds it: every secret given, nothing generated."""
     monkeypatch.setenv("AIDANTS_INSTANCE", str(tmp_path / "instance-prod"))
-    environ = {**PRODUCTION_SETTINGS, "DATABASE_URL": database_url, **TEST_SECRETS}
+    environ = {**PRODUCTION_SETTINGS, "DATABASE_URL": database_url, **PRODUCTION_SECRETS}
     return create_app({"TESTING": True}, environ=environ)
 
 

@@ -105,6 +105,21 @@ def check_code(device: TotpDevice, code: str, now: dt.datetime) -> bool:
     return _claim_step(device, step, drift)
 
 
+def is_current_code(aidant: Aidant, code: str, now: dt.datetime) -> bool:
+    """Whether a refused code is nevertheless one of the aidant's current codes (spent already): a
+    simultaneous request, or the aidant's own double click, used it first; it is not a guess."""
+    code = code.strip().replace(" ", "")
+    for device in usable_devices(aidant):
+        try:
+            seed = seed_of(device)
+        except SeedUnreadable:
+            continue
+        center = totp.step_at(now, device.period) + device.drift
+        if totp.match_step(seed, code, device.digits, range(center - 1, center + 2)) is not None:
+            return True
+    return False
+
+
 def usable_devices(aidant: Aidant) -> list[TotpDevice]:
     """The devices whose codes may sign this aidant in."""
     statement = sa.select(TotpDevice).where(TotpDevice.aidant_id == aidant.id, TotpDevice.status == "active")
@@ -295,10 +310,12 @@ def assigned_card(aidant: Aidant) -> TotpDevice | None:
     return db.session().scalars(statement.order_by(TotpDevice.id)).first()
 
 
-def validate_card(aidant: Aidant, card: TotpDevice, code: str, now: dt.datetime) -> bool:
-    """Activate a card reserved for the aidant when one code it shows now is typed; its drift is measured.
+def validate_card(aidant: Aidant, card: TotpDevice, first: str, second: str, now: dt.datetime) -> bool:
+    """Activate a card reserved for the aidant when two consecutive codes it shows are typed.
 
-    The code is searched as far as the calibration window reaches, then spent like any code.
+    The same rule as the aidant's own activation: the pair is searched as far as the calibration
+    window reaches (a single code there would be guessed too easily), the drift is measured from it,
+    and the second code is spent like any code.
     """
     if card.kind != "card" or card.status != "stock" or card.aidant_id != aidant.id:
         return False
@@ -309,10 +326,11 @@ def validate_card(aidant: Aidant, card: TotpDevice, code: str, now: dt.datetime)
         log.error("%s; card validation refused", exc)
         return False
     steps = range(current - CALIBRATION_STEPS, current + CALIBRATION_STEPS + 1)
-    step = totp.match_step(seed, code.strip().replace(" ", ""), card.digits, steps)
+    step = totp.match_consecutive(seed, first.strip().replace(" ", ""), second.strip().replace(" ", ""),
+                                  card.digits, steps)
     if step is None:
         return False
-    return _bind_card(card, aidant, step, step - current, now)
+    return _bind_card(card, aidant, step + 1, step + 1 - current, now)
 
 
 def retire_device(device: TotpDevice, reason: str) -> str:

@@ -130,6 +130,7 @@ class LoginLink(Base):
     aidant_id: Mapped[int] = mapped_column(sa.ForeignKey("aidant.id"), index=True)
     device_id: Mapped[int] = mapped_column(sa.ForeignKey("totp_device.id"))
     next_url: Mapped[str] = mapped_column(sa.String(500), default="")
+    browser_hash: Mapped[str | None] = mapped_column(sa.String(64))  # the asking browser's cookie value, hashed
     created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]

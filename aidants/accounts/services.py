@@ -70,29 +70,70 @@ class LoginAttempt:
         return self.link_token is not None
 
 
-def request_login(email: str, code: str, client_ip: str, now: dt.datetime, next_url: str = "") -> LoginAttempt:
-    """Check email + code; on success create a one-time link (5 minutes, single use)."""
+#: One account from one client address: five wrong codes, then that client waits 15 minutes.
+PER_ACCOUNT_AND_CLIENT = throttle.Rule(free=MAX_FAILURES, base=LOCKOUT, max_delay=LOCKOUT)
+#: One account from anywhere: a slower cap against guesses spread over many addresses (a delay, not a lock).
+PER_ACCOUNT = throttle.Rule(free=30, base=dt.timedelta(minutes=1), max_delay=LOCKOUT)
+
+
+def _login_keys(email: str, client_ip: str) -> tuple[str, str]:
+    """The per-(account, client) and per-account counter keys; unknown emails count alike (no enumeration)."""
+    account = crypto.sha256_hex(normalise_email(email).encode())[:32]
+    return f"login:{account}|{client_ip}"[:100], f"login:{account}"
+
+
+def browser_hash(binding: str) -> str:
+    """What is stored of the random value the asking browser keeps in its cookie."""
+    return crypto.hash_token(binding)
+
+
+def request_login(email: str, code: str, client_ip: str, now: dt.datetime, next_url: str = "",
+                  binding: str = "") -> LoginAttempt:
+    """Check email + code; on success create a one-time link (5 minutes, single use) for this browser.
+
+    Failures count per client address, per (account, client address) and, more slowly, per account,
+    each in its own short transaction; a correct code that another request spent first is not a failure.
+    """
     ip_key = f"ip:{client_ip}"
-    wait = throttle.retry_after(ip_key, now)
+    pair_key, account_key = _login_keys(email, client_ip)
+    wait = max(throttle.retry_after(ip_key, now), throttle.retry_after(pair_key, now),
+               throttle.retry_after(account_key, now))
     if wait:
         return LoginAttempt(retry_after=wait)
     aidant = find_aidant(email)
     if aidant is None or not aidant.is_active or aidant.is_locked(now):
-        throttle.record_failure(ip_key, now)
+        _count_login_failure(None, ip_key, pair_key, account_key, now)
         return LoginAttempt()
     device = devices.check_aidant_code(aidant, code, now)
     if device is None:
-        throttle.record_failure(ip_key, now)
-        return LoginAttempt(just_locked=_count_failure(aidant, now))
-    aidant.failed_logins = 0
+        if devices.is_current_code(aidant, code, now):  # spent by a simultaneous sign-in: not a guess
+            return LoginAttempt()
+        return LoginAttempt(just_locked=_count_login_failure(aidant.id, ip_key, pair_key, account_key, now))
     token = crypto.new_token()
     ttl: dt.timedelta = current_app.config["LOGIN_LINK_TTL"]
     db.session().add(LoginLink(
         token_hash=crypto.hash_token(token), aidant_id=aidant.id, device_id=device.id,
         next_url=next_url[:500], created_at=now, expires_at=now + ttl,
+        browser_hash=browser_hash(binding) if binding else None,
     ))
     db.session().flush()
     return LoginAttempt(aidant=aidant, link_token=token)
+
+
+def _count_login_failure(aidant_id: int | None, ip_key: str, pair_key: str, account_key: str,
+                         now: dt.datetime) -> bool:
+    """Count a failed sign-in in its own transaction; True when this client is now locked out of the account."""
+    with throttle.own_transaction():
+        throttle.record_failure(ip_key, now)
+        failures = throttle.record_failure(pair_key, now, PER_ACCOUNT_AND_CLIENT)
+        throttle.record_failure(account_key, now, PER_ACCOUNT)
+        if aidant_id is None:
+            return failures >= MAX_FAILURES
+        journal.append("failed_code", now=now, aidant_id=aidant_id, extra={"failures": failures})
+        if failures == MAX_FAILURES:
+            journal.append("lockout_aidant", now=now, aidant_id=aidant_id,
+                           extra={"minutes": 15, "scope": "client"})
+        return failures >= MAX_FAILURES
 
 
 def _count_failure(aidant: Aidant, now: dt.datetime) -> bool:
@@ -139,19 +180,29 @@ class NewSession:
     next_url: str
 
 
-def use_login_link(token: str, client_ip: str, now: dt.datetime) -> NewSession | None:
-    """Spend a link (once, even under concurrent clicks) and open a session."""
+def opened_elsewhere(link: LoginLink, binding: str) -> bool:
+    """Whether a link is opened in another browser than the one that asked for it."""
+    return link.browser_hash is not None and not (binding and crypto.equal(link.browser_hash,
+                                                                            browser_hash(binding)))
+
+
+def use_login_link(token: str, client_ip: str, now: dt.datetime, binding: str = "") -> NewSession | None:
+    """Spend a link (once, even under concurrent clicks, and only in the browser that asked for it) and
+    open a session. A lockout caused by others' failures does not void it: it was sent to the owner."""
+    same_browser: sa.ColumnElement[bool] = LoginLink.browser_hash.is_(None)
+    if binding:
+        same_browser = sa.or_(same_browser, LoginLink.browser_hash == browser_hash(binding))
     row = db.session().execute(
         sa.update(LoginLink)
         .where(LoginLink.token_hash == crypto.hash_token(token), LoginLink.used_at.is_(None),
-               LoginLink.expires_at > now)
+               LoginLink.expires_at > now, same_browser)
         .values(used_at=now).returning(LoginLink.aidant_id, LoginLink.next_url, LoginLink.created_at)
         .execution_options(synchronize_session=False)
     ).first()
     if row is None:
         return None
     aidant = db.session().get(Aidant, row.aidant_id)
-    if aidant is None or not aidant.is_active or aidant.is_locked(now):
+    if aidant is None or not aidant.is_active:
         return None
     session_token = crypto.new_token()
     max_age: dt.timedelta = current_app.config["SESSION_MAX_AGE"]
@@ -198,6 +249,8 @@ def reverify(current: AidantSession, code: str, now: dt.datetime) -> bool:
     if aidant.is_locked(now):
         return False
     if devices.check_aidant_code(aidant, code, now) is None:
+        if devices.is_current_code(aidant, code, now):  # spent by a simultaneous request: not a guess
+            return False
         if _count_failure(aidant, now):
             with db.independent_transaction():  # the lockout's logout survives the refusal too
                 logout(current, now)
@@ -208,6 +261,15 @@ def reverify(current: AidantSession, code: str, now: dt.datetime) -> bool:
     journal.append("activity_check_aidant", now=now, aidant_id=aidant.id,
                    organisation_id=aidant.current_organisation_id)
     return True
+
+
+def end_session(current: AidantSession, now: dt.datetime) -> None:
+    """End one session (a service's logout request): the aidant's other browsers stay signed in."""
+    if current.revoked_at is None:
+        current.revoked_at = now
+    journal.append("logout_aidant", now=now, aidant_id=current.aidant_id,
+                   organisation_id=current.aidant.current_organisation_id, extra={"scope": "session"})
+    db.session().flush()
 
 
 def logout(current: AidantSession, now: dt.datetime) -> None:

@@ -1,12 +1,19 @@
-"""Per-client-IP backoff, kept in the database so every worker and machine sees the same count."""
+"""Failure counters and backoff, kept in the database so every worker and machine sees the same count.
+
+Keys name what is counted: ``ip:…`` (one client address), ``login:<account>|<address>`` (one account
+from one client) and ``login:<account>`` (one account from anywhere, a slower cap). Counters are
+written by ``own_transaction`` so that no rollback of the request can lose them.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from aidants import db
 from aidants.accounts.models import Throttle
@@ -26,23 +33,37 @@ def retry_after(key: str, now: dt.datetime) -> int:
     return int((row.blocked_until - now).total_seconds()) + 1
 
 
-def _delay(failures: int) -> dt.timedelta:
-    excess = failures - FREE_FAILURES
+@dataclass(frozen=True)
+class Rule:
+    """How many failures a key gets for free in a window, then how long it waits (doubling each time)."""
+
+    free: int = FREE_FAILURES
+    base: dt.timedelta = BASE_DELAY
+    max_delay: dt.timedelta = MAX_DELAY
+
+
+PER_CLIENT_IP = Rule()
+
+
+def _delay(failures: int, rule: Rule) -> dt.timedelta:
+    excess = failures - rule.free
     if excess < 0:
         return dt.timedelta(0)
-    return min(BASE_DELAY * (2 ** min(excess, 16)), MAX_DELAY)
+    return min(rule.base * (2 ** min(excess, 16)), rule.max_delay)
 
 
-def record_failure(key: str, now: dt.datetime) -> None:
-    """Count a failure for the key; past the free failures, block it for a doubling delay.
+@contextmanager
+def own_transaction() -> Iterator[None]:
+    """Run the block in a session of its own, committed at its end: what it writes survives a rollback
+    of the request (failure counters, lockouts and their journal entries). See ``db.independent_transaction``."""
+    with db.independent_transaction():
+        yield
 
-    In its own short transaction: the refusal that follows rolls the request back, not the count.
-    """
-    with db.independent_transaction() as session:
-        _record_failure(session, key, now)
 
-
-def _record_failure(session: Session, key: str, now: dt.datetime) -> None:
+def record_failure(key: str, now: dt.datetime, rule: Rule = PER_CLIENT_IP) -> int:
+    """Count a failure for the key (inside ``own_transaction``); past the free failures, block it for a
+    doubling delay. The count."""
+    session = db.session()
     insert = postgresql.insert if db.is_postgresql() else sqlite.insert
     statement = insert(Throttle).values(key=key, failures=1, window_start=now, blocked_until=None)
     session.execute(
@@ -59,10 +80,12 @@ def _record_failure(session: Session, key: str, now: dt.datetime) -> None:
         )
     )
     row = session.get(Throttle, key, populate_existing=True)
-    if row is not None:
-        delay = _delay(row.failures)
-        row.blocked_until = now + delay if delay else None
-        session.flush()
+    if row is None:
+        return 0
+    delay = _delay(row.failures, rule)
+    row.blocked_until = now + delay if delay else None
+    session.flush()
+    return row.failures
 
 
 def clear(key: str) -> None:

@@ -13,6 +13,7 @@ from aidants import clock, db, errors, mail
 from aidants.accounts import devices
 from aidants.accounts import services as accounts
 from aidants.accounts.forms import CardForm, CodeForm, ConfirmForm, LoginForm
+from aidants.security import crypto
 from aidants.web import client_ip, external_url, login_required, render_error, safe_next, sensitive
 
 bp = Blueprint("accounts", __name__)
@@ -41,7 +42,9 @@ def login() -> str | Response | tuple[str, int]:
         return render_template("auth/login.html", form=form)
     now = clock.now()
     target = safe_next(form.next.data, "")
-    attempt = accounts.request_login(form.email.data, _code(form), client_ip(), now, target)
+    binding = session.get(BINDING) or crypto.new_token()
+    session[BINDING] = binding  # the link will open a session in this browser only
+    attempt = accounts.request_login(form.email.data, _code(form), client_ip(), now, target, binding)
     if attempt.retry_after:
         return render_template("auth/login.html", form=form, retry_after=attempt.retry_after), 429
     if not attempt.ok or attempt.aidant is None or attempt.link_token is None:
@@ -53,21 +56,45 @@ def login() -> str | Response | tuple[str, int]:
     return render_template("auth/link_sent.html", email=attempt.aidant.email)
 
 
+#: The random value that binds a login link to the browser that asked for it (its hash is kept with the link).
+BINDING = "login_binding"
+#: The link being opened, kept here so that the address bar (and the logs) lose the token at once.
+PENDING = "login_link"
+
+
 @bp.route("/connexion/lien/<token>", methods=["GET", "POST"])
 def login_link(token: str) -> str | Response | tuple[str, int]:
-    """Show a button first: mail scanners that open links must not spend them."""
+    """The emailed link: keep its token in this browser's cookie and go on at an address without it."""
+    link = accounts.peek_login_link(token, clock.now())
+    if link is None:
+        return _link_unusable()
+    if accounts.opened_elsewhere(link, session.get(BINDING, "")):
+        return _link_elsewhere()
+    session[PENDING] = token
+    if request.method == "POST":  # a form of before the clean address: same as confirming there
+        return open_login_link()
+    return redirect(url_for("accounts.open_login_link"))
+
+
+@bp.route("/connexion/lien", methods=["GET", "POST"])
+def open_login_link() -> str | Response | tuple[str, int]:
+    """Show a button first (mail scanners that open links must not spend them), then open the session."""
     form = ConfirmForm()
     now = clock.now()
+    token = str(session.get(PENDING) or "")
     if request.method == "GET" or not form.validate_on_submit():
-        if accounts.peek_login_link(token, now) is None:
+        if not token or accounts.peek_login_link(token, now) is None:
             return _link_unusable()
         return render_template("auth/link_confirm.html", form=form)
-    opened = accounts.use_login_link(token, client_ip(), now)
+    opened = accounts.use_login_link(token, client_ip(), now, session.get(BINDING, "")) if token else None
     if opened is None:
         return _link_unusable()
+    under_way = session.get("oidc_request")  # an authorization that led here: its sign-in counts for it
     session.clear()
     session.permanent = True
     session["sid"] = opened.token
+    if under_way is not None:
+        session["oidc_request"] = under_way
     flash(f"Bienvenue, {opened.aidant.first_name}.", "success")
     return redirect(safe_next(opened.next_url, url_for("accounts.dashboard")))
 
@@ -89,6 +116,12 @@ MAIL_DOWN = ("Le lien de connexion n'a pas pu vous être envoyé : le serveur de
 def _link_unusable() -> tuple[str, int]:
     return render_error(400, "Ce lien de connexion n'est plus valable : il a déjà servi ou a expiré "
                              "(il vaut 5 minutes). Connectez-vous à nouveau pour en recevoir un autre.")
+
+
+def _link_elsewhere() -> tuple[str, int]:
+    return render_error(400, "Ce lien de connexion ne s'ouvre que dans le navigateur où vous avez saisi votre "
+                             "code. Ouvrez-le dans ce navigateur-là (sur le même poste), ou connectez-vous à "
+                             "nouveau depuis celui-ci pour recevoir un nouveau lien.")
 
 
 @bp.route("/connexion/verification", methods=["GET", "POST"])

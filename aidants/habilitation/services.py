@@ -90,7 +90,8 @@ def request_access(email: str, client_ip: str, now: dt.datetime) -> AccessLink:
     wait = throttle.retry_after(ip_key, now)
     if wait:
         return AccessLink(email, retry_after=wait)
-    throttle.record_failure(ip_key, now)  # every link sent counts: the backoff bounds emails sent from one address
+    with throttle.own_transaction():  # every link sent counts: the backoff bounds emails sent from one address
+        throttle.record_failure(ip_key, now)
     issuer = queries.issuer_by_email(email)
     if issuer is None:
         issuer = Issuer(email=email, created_at=now)

@@ -113,12 +113,28 @@ def start() -> Page:
     return render_template("habilitation/link_sent.html", email=link.email)
 
 
+#: The emailed link's token while the issuer confirms: kept in the cookie, so the address bar (and logs) lose it.
+PENDING = "habilitation_pending"
+
+
 @bp.route("/acces/<token>", methods=["GET", "POST"])
 def access(token: str) -> Page:
-    """The emailed link: a button first, then the cookie, and the issuer's requests."""
+    """The emailed link: keep its token in this browser's cookie and go on at an address without it."""
+    if habilitation.issuer_for_token(token, clock.now()) is None:
+        return render_template("habilitation/link_expired.html", form=AccessForm(formdata=None)), 400
+    session[PENDING] = token
+    if request.method == "POST":  # a form of before the clean address: same as confirming there
+        return confirm_access()
+    return redirect(url_for("habilitation.confirm_access"))
+
+
+@bp.route("/acces", methods=["GET", "POST"])
+def confirm_access() -> Page:
+    """A button first (mail scanners must not confirm), then the cookie, and the issuer's requests."""
     form = ConfirmForm()
     now = clock.now()
-    if habilitation.issuer_for_token(token, now) is None:
+    token = str(session.get(PENDING) or "")
+    if not token or habilitation.issuer_for_token(token, now) is None:
         return render_template("habilitation/link_expired.html", form=AccessForm(formdata=None)), 400
     if request.method == "GET" or not form.validate_on_submit():
         return render_template("habilitation/link_confirm.html", form=form)
@@ -126,6 +142,7 @@ def access(token: str) -> Page:
     if issuer is None:  # expired between the two clicks
         return render_template("habilitation/link_expired.html", form=AccessForm(formdata=None)), 400
     first = None if queries.issuer_requests(issuer.id) else habilitation.start_request(issuer, now)
+    session.pop(PENDING, None)
     session[ACCESS] = token
     flash("Votre adresse e-mail est confirmée.", "success")
     if first is not None:

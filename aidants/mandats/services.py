@@ -151,7 +151,8 @@ def _check_code(aidant: Aidant, code: str, now: dt.datetime, form_token: str | N
         existing = queries.mandat_by_request_key(request_key(form_token)) if form_token else None
         if existing is not None:
             raise AlreadyCreated(existing)
-        throttle.record_failure(key, now)
+        with throttle.own_transaction():
+            throttle.record_failure(key, now)
         raise WrongCode("Ce code n'est pas valable ou a déjà servi. Attendez le code suivant et réessayez.")
 
 

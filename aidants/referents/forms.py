@@ -56,6 +56,13 @@ class CodeForm(FlaskForm):
     code = code_field("Code affiché")
 
 
+class CardCodesForm(FlaskForm):
+    """Two consecutive codes of a card: the same proof as the aidant's own activation."""
+
+    first_code = code_field("Code affiché")
+    second_code = code_field("Code suivant")
+
+
 class RetireForm(FlaskForm):
     reason = RadioField("Raison", choices=[SelectChoice(value, label) for value, label in RETIRE_LABELS.items()],
                         validators=[InputRequired("Choisissez la raison de la dissociation.")])

@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 from aidants import db, errors
-from aidants.accounts import devices
+from aidants.accounts import devices, throttle
 from aidants.accounts import services as accounts
 from aidants.accounts.models import Aidant, TotpDevice
 from aidants.journal import services as journal
@@ -226,13 +226,29 @@ def card_to_validate(aidant: Aidant) -> TotpDevice:
     return card
 
 
-def validate_card(referent: Aidant, organisation: Organisation, aidant: Aidant, code: str,
+#: Wrong pairs of codes for one card before its validation waits 15 minutes (counted like sign-in failures).
+CARD_VALIDATION = throttle.Rule(free=5, base=dt.timedelta(minutes=15), max_delay=dt.timedelta(minutes=15))
+
+
+def validate_card(referent: Aidant, organisation: Organisation, aidant: Aidant, first: str, second: str,
                   now: dt.datetime) -> TotpDevice:
-    """Activate the aidant's assigned card with a code it shows now (the card is then in the aidant's hands)."""
+    """Activate the aidant's assigned card with two consecutive codes it shows (the aidant's own rule).
+
+    Wrong pairs are counted per card and journaled, in their own transaction; past five the card waits.
+    """
     card = card_to_validate(aidant)
-    if not devices.validate_card(aidant, card, code, now):
-        raise ReferentError("Ce code ne correspond pas à la carte. Appuyez de nouveau sur le bouton de la carte "
-                            "et saisissez le code affiché.")
+    key = f"card-validation:{card.id}"
+    wait = throttle.retry_after(key, now)
+    if wait:
+        raise ReferentError(f"Trop de codes erronés pour cette carte : réessayez dans {wait // 60 + 1} minutes.")
+    if not devices.validate_card(aidant, card, first, second, now):
+        with throttle.own_transaction():
+            failures = throttle.record_failure(key, now, CARD_VALIDATION)
+            _log("failed_card_code", referent, organisation, now, aidant, serial_number=card.serial_number,
+                 failures=failures)
+        raise ReferentError("Ces codes ne correspondent pas à la carte. Appuyez sur le bouton de la carte, "
+                            "saisissez le code affiché, puis appuyez de nouveau et saisissez le code suivant.")
+    throttle.clear(key)
     _log("validate_card", referent, organisation, now, aidant, serial_number=card.serial_number,
          drift_steps=card.drift)
     return card

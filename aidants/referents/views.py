@@ -244,7 +244,7 @@ def assign_card(organisation_id: int, aidant_id: int) -> Page:
 @referent_required
 def validate_card(organisation_id: int, aidant_id: int) -> Page:
     organisation, person = _person(organisation_id, aidant_id)
-    form = forms.CodeForm()
+    form = forms.CardCodesForm()
     try:
         card = services.card_to_validate(person)
     except ReferentError as exc:
@@ -252,7 +252,8 @@ def validate_card(organisation_id: int, aidant_id: int) -> Page:
         return _to_aidant(organisation, person)
     if form.validate_on_submit():
         try:
-            services.validate_card(g.aidant, organisation, person, _code(form), clock.now())
+            services.validate_card(g.aidant, organisation, person, "".join(form.first_code.data.split()),
+                                   "".join(form.second_code.data.split()), clock.now())
         except ReferentError as exc:
             _refused(exc, form)
         else:

@@ -52,9 +52,13 @@ def _text(claims: Mapping[str, Any], name: str, *, required: bool, limit: int = 
         if required:
             raise InvalidIdentity(f"L'identité transmise par FranceConnect ne comporte pas le champ « {name} ».")
         return ""
-    if not isinstance(value, str) or len(value) > limit:
+    if not isinstance(value, str) or len(value) > limit or _CONTROL.search(value):
         raise InvalidIdentity(f"Le champ « {name} » transmis par FranceConnect n'a pas le format attendu.")
     return value
+
+
+#: NUL and other control characters have no place in a name, a date or an email.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _birthdate_is_valid(value: str) -> bool:

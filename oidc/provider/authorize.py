@@ -9,22 +9,29 @@ from typing import Any
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError, InvalidScopeError
-from authlib.oidc.core.errors import LoginRequiredError
+from authlib.oidc.core.errors import LoginRequiredError, RequestNotSupportedError, RequestURINotSupportedError
+from flask import current_app
 from werkzeug.datastructures import MultiDict
 
 from aidants.accounts import services as accounts
 from aidants.accounts.models import Aidant, AidantSession
+from aidants.security import crypto
 from aidants.usagers.models import Usager
 from oidc.provider import claims, mandates
 from oidc.provider.models import OidcClient
 from oidc.provider.server import Choice, query_client
 
-#: prompt=login is satisfied by a code typed this recently (e.g. the sign-in that led here).
-FRESH_LOGIN = dt.timedelta(minutes=5)
 KNOWN_PARAMS = {
     "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "prompt", "acr_values", "claims",
     "ui_locales", "code_challenge", "code_challenge_method", "max_age", "login_hint", "display",
 }
+
+
+class UnsupportedResponseType(OAuth2Error):
+    """Only ``code``; the value asked for is not echoed (it may hold characters an error may not carry)."""
+
+    error = "unsupported_response_type"
+    description = "Only the 'code' response type is supported."
 
 
 class PageError(Exception):
@@ -39,6 +46,20 @@ class Request:
     redirect_uri: str
     allowed_demarches: set[str] | None  # from a claims request's rep_scope values; None: any
     prompt: set[str]
+    max_age: int | None = None
+    started_at: dt.datetime | None = None  # when this authorization request first reached us
+    state: str = ""
+    nonce: str = ""
+
+    @property
+    def key(self) -> str:
+        """What identifies this authorization request in the browser's session."""
+        return request_key(self.client.client_id, self.redirect_uri, self.state, self.nonce)
+
+
+def request_key(client_id: str, redirect_uri: str, state: str, nonce: str) -> str:
+    """A digest naming one authorization request (client, redirect URI, state, nonce)."""
+    return crypto.sha256_hex("\n".join((client_id, redirect_uri, state, nonce)).encode())
 
 
 def check_client(args: MultiDict[str, str]) -> tuple[OidcClient, str]:
@@ -52,17 +73,44 @@ def check_client(args: MultiDict[str, str]) -> tuple[OidcClient, str]:
     return client, redirect_uri
 
 
-def check_request(args: MultiDict[str, str], client: OidcClient, redirect_uri: str) -> Request:
-    """Our rules on top of authlib's: openid scope, JSON claims, no prompt=none, no repeated parameter."""
+def check_request(args: MultiDict[str, str], client: OidcClient, redirect_uri: str,
+                  started_at: dt.datetime | None = None) -> Request:
+    """Our rules on top of authlib's: openid scope, the client's scopes, JSON claims, no prompt=none,
+    no request objects, no repeated parameter."""
     for name in KNOWN_PARAMS:
         if len(args.getlist(name)) > 1:
             raise _redirect_error(InvalidRequestError(f"Parameter '{name}' repeated."), redirect_uri)
-    if "openid" not in args.get("scope", "").split():
+    if args.get("response_type") != "code":
+        raise _redirect_error(UnsupportedResponseType(), redirect_uri)
+    if "request" in args:
+        raise _redirect_error(RequestNotSupportedError(), redirect_uri)
+    if "request_uri" in args:
+        raise _redirect_error(RequestURINotSupportedError(), redirect_uri)
+    scope = args.get("scope", "")
+    if "openid" not in scope.split():
         raise _redirect_error(InvalidScopeError("The 'openid' scope is required."), redirect_uri)
+    refused = client.refused_scopes(scope)
+    if refused:
+        raise _redirect_error(InvalidScopeError(f"Scope not allowed for this client: {' '.join(refused)}."),
+                              redirect_uri)
     prompt = set(args.get("prompt", "").split())
     if "none" in prompt:
         raise _redirect_error(LoginRequiredError(), redirect_uri)
-    return Request(client, redirect_uri, _requested_demarches(args.get("claims"), redirect_uri), prompt)
+    return Request(client, redirect_uri, _requested_demarches(args.get("claims"), redirect_uri), prompt,
+                   max_age=_max_age(args.get("max_age"), redirect_uri), started_at=started_at,
+                   state=args.get("state", ""), nonce=args.get("nonce", ""))
+
+
+#: A max_age beyond this (a year) is no constraint at all; it also keeps the number within bounds.
+MAX_AGE_LIMIT = 366 * 24 * 3600
+
+
+def _max_age(raw: str | None, redirect_uri: str) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isascii() or not raw.isdigit():
+        raise _redirect_error(InvalidRequestError("'max_age' must be a non-negative integer."), redirect_uri)
+    return min(int(raw[:12]), MAX_AGE_LIMIT)
 
 
 def _requested_demarches(raw: str | None, redirect_uri: str) -> set[str] | None:
@@ -74,6 +122,9 @@ def _requested_demarches(raw: str | None, redirect_uri: str) -> set[str] | None:
         raise _redirect_error(InvalidRequestError("'claims' is not valid JSON."), redirect_uri) from None
     if not isinstance(parsed, dict):
         raise _redirect_error(InvalidRequestError("'claims' must be a JSON object."), redirect_uri)
+    shape = claims.claims_shape_error(parsed)
+    if shape is not None:
+        raise _redirect_error(InvalidRequestError(shape), redirect_uri)
     return claims.requested_rep_scopes(parsed)
 
 
@@ -82,11 +133,28 @@ def _redirect_error(error: OAuth2Error, redirect_uri: str) -> OAuth2Error:
     return error
 
 
+def refusal_to_use(aidant: Aidant) -> str | None:
+    """Using a mandate needs the same habilitation as creating one; the reason in French, or None."""
+    organisation = aidant.current_organisation
+    if not aidant.can_create_mandats:
+        return ("Votre compte ne permet pas d'utiliser les mandats de la structure : seuls les aidants "
+                "habilités à créer des mandats le peuvent. Contactez votre référent.")
+    if organisation is None or not organisation.is_active or organisation not in aidant.organisations:
+        return "Vous n'êtes rattaché à aucune structure active : impossible d'utiliser un mandat."
+    return None
+
+
 def needs_code(request: Request, current: AidantSession, now: dt.datetime) -> bool:
-    """Whether the aidant must type a TOTP code before the service gets an identity."""
+    """Whether the aidant must type a TOTP code before the service gets an identity.
+
+    ``prompt=login`` needs a code typed during this authorization (after the request first reached
+    us: the sign-in it led to counts); ``max_age`` needs one typed at most that many seconds ago.
+    """
     if accounts.needs_reauth(current, now):
         return True
-    return "login" in request.prompt and now - current.verified_at > FRESH_LOGIN
+    if "login" in request.prompt and (request.started_at is None or current.verified_at < request.started_at):
+        return True
+    return request.max_age is not None and (now - current.verified_at).total_seconds() > request.max_age
 
 
 def usagers(request: Request, aidant: Aidant, now: dt.datetime, query: str, limit: int = 20) -> list[Usager]:
@@ -108,13 +176,16 @@ def choose(request: Request, aidant: Aidant, current: AidantSession, usager_id: 
     offer = next((o for o in offers(request, aidant, usager_id, now) if o.autorisation_id == autorisation_id), None)
     if offer is None:
         return "Ce mandat n'est plus actif pour cette démarche. Choisissez-en une autre."
-    auth_time = current.verified_at
-    if needs_code(request, current, now):
-        if not accounts.reverify(current, code, now):
-            return "Ce code n'est pas valable. Attendez le code suivant et réessayez."
-        auth_time = now
+    if needs_code(request, current, now) and not accounts.reverify(current, code, now):
+        return "Ce code n'est pas valable. Attendez le code suivant et réessayez."
     assert aidant.current_organisation is not None
-    return Choice(aidant, aidant.current_organisation, offer.usager, offer.autorisation_id, offer.demarche, auth_time)
+    return Choice(aidant, aidant.current_organisation, offer.usager, offer.autorisation_id, offer.demarche,
+                  current.verified_at, session_sid(current))
+
+
+def session_sid(current: AidantSession) -> str:
+    """The ``sid`` of an aidant's session in ID tokens: stable for the session, meaningless elsewhere."""
+    return crypto.keyed_hash(current_app.config["SECRET_KEY"].encode(), f"oidc-sid|{current.id}")
 
 
 def nothing_to_offer() -> OAuth2Error:

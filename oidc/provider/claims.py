@@ -70,6 +70,22 @@ def userinfo(client_id: str, usager: Usager, scope: str) -> dict[str, Any]:
     return claims
 
 
+def claims_shape_error(claims_param: dict[str, Any]) -> str | None:
+    """What is wrong with a ``claims`` request's shape (OIDC Core 5.5), or None."""
+    for member in ("id_token", "userinfo"):
+        requested = claims_param.get(member)
+        if requested is None:
+            continue
+        if not isinstance(requested, dict):
+            return f"'claims.{member}' must be a JSON object."
+        for name, spec in requested.items():
+            if spec is not None and not isinstance(spec, dict):
+                return f"'claims.{member}.{name}' must be null or a JSON object."
+            if isinstance(spec, dict) and "values" in spec and not isinstance(spec["values"], list):
+                return f"'claims.{member}.{name}.values' must be a JSON array."
+    return None
+
+
 def requested_rep_scopes(claims_param: dict[str, Any] | None) -> set[str] | None:
     """The démarches a ``claims`` request asks for through ``rep_scope`` values (None: no restriction)."""
     if not claims_param:

@@ -10,7 +10,9 @@ from flask.cli import with_appcontext
 
 from aidants import clock, db
 from oidc.provider import clients as registry
-from oidc.provider.models import AUTH_METHODS, SIGNING_ALGS, OidcClient
+from oidc.provider.models import AUTH_METHODS, SCOPES, SIGNING_ALGS, OidcClient
+
+SCOPE_LIST = ", ".join(SCOPES)
 
 
 def _describe(client: OidcClient) -> dict[str, object]:
@@ -20,7 +22,7 @@ def _describe(client: OidcClient) -> dict[str, object]:
         "post_logout_redirect_uris": [u for u in client.post_logout_redirect_uris.split("\n") if u],
         "id_token_signed_response_alg": client.id_token_alg,
         "userinfo_signed_response_alg": client.userinfo_alg, "act_claim": client.act_claim,
-        "active": client.is_active,
+        "scopes": client.scopes, "active": client.is_active,
     }
 
 
@@ -38,17 +40,18 @@ def clients_group() -> None:
 @click.option("--userinfo-alg", type=click.Choice(SIGNING_ALGS), default=None,
               help="sign userinfo responses (JWT) with this algorithm")
 @click.option("--act/--no-act", default=False, help="add an RFC 8693 'act' claim naming the acting aidant")
+@click.option("--scopes", required=True, help=f"scopes the service may receive, e.g. 'openid profile' ({SCOPE_LIST})")
 @click.option("--json", "as_json", is_flag=True, help="print the registration as JSON")
 @with_appcontext
 @db.cli_unit_of_work()
 def register(name: str, redirect_uris: tuple[str, ...], post_logout_uris: tuple[str, ...], auth_method: str,
-             id_token_alg: str, userinfo_alg: str | None, act: bool, as_json: bool) -> None:
+             id_token_alg: str, userinfo_alg: str | None, act: bool, scopes: str, as_json: bool) -> None:
     """Register a service; its secret is shown now and never again."""
     try:
         done = registry.register(
             name=name, redirect_uris=list(redirect_uris), post_logout_redirect_uris=list(post_logout_uris),
             auth_method=auth_method, userinfo_alg=userinfo_alg, id_token_alg=id_token_alg, act_claim=act,
-            now=clock.now(),
+            now=clock.now(), scopes=[scopes],
         )
     except registry.ClientError as exc:
         click.secho(f"Enregistrement refusé : {exc}.", fg="red", err=True)
@@ -58,6 +61,7 @@ def register(name: str, redirect_uris: tuple[str, ...], post_logout_uris: tuple[
         return
     click.echo(f"Service enregistré : {done.client.name}")
     click.echo(f"client_id     : {done.client.client_id}")
+    click.echo(f"scopes        : {' '.join(done.client.scopes)}")
     if done.secret:
         click.echo(f"client_secret : {done.secret}")
         click.echo("Notez ce secret maintenant : il n'est conservé que sous forme d'empreinte.")
@@ -77,7 +81,23 @@ def list_clients(as_json: bool) -> None:
         click.echo("Aucun service enregistré.")
     for client in found:
         state = "actif" if client.is_active else "désactivé"
-        click.echo(f"{client.client_id}  {state:10}  {client.auth_method:20}  {client.name}")
+        click.echo(f"{client.client_id}  {state:10}  {client.auth_method:20}  {client.name}  "
+                   f"[{' '.join(client.scopes)}]")
+
+
+@clients_group.command("set-scopes")
+@click.argument("client_id")
+@click.argument("scopes", nargs=-1, required=True)
+@with_appcontext
+@db.cli_unit_of_work()
+def set_scopes(client_id: str, scopes: tuple[str, ...]) -> None:
+    """Change the scopes a service may receive (openid is always kept)."""
+    try:
+        client = registry.set_scopes(client_id, list(scopes), clock.now())
+    except registry.ClientError as exc:
+        click.secho(f"{exc}.", fg="red", err=True)
+        sys.exit(1)
+    click.echo(f"Scopes de {client.name} : {' '.join(client.scopes)}")
 
 
 @clients_group.command("disable")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from aidants import db
 from aidants.journal import services as journal
 from aidants.security import crypto
-from oidc.provider.models import AUTH_METHODS, SIGNING_ALGS, OidcClient
+from oidc.provider.models import AUTH_METHODS, SCOPES, SIGNING_ALGS, OidcClient
 
 
 class ClientError(ValueError):
@@ -37,10 +38,20 @@ def _check_uris(uris: list[str], what: str) -> None:
             raise ClientError(f"{what} en http refusée hors de la machine locale : {uri!r}")
 
 
+def _checked_scopes(scopes: Sequence[str]) -> str:
+    """The scopes a client may receive, space-separated; openid always, unknown ones refused."""
+    wanted = [part for item in scopes for part in item.replace(",", " ").split()]
+    unknown = sorted(set(wanted) - set(SCOPES))
+    if unknown:
+        raise ClientError(f"scope inconnu : {', '.join(unknown)} (possibles : {', '.join(SCOPES)})")
+    chosen = {"openid", *wanted}
+    return " ".join(scope for scope in SCOPES if scope in chosen)
+
+
 def register(
     *, name: str, redirect_uris: list[str], post_logout_redirect_uris: list[str], auth_method: str,
     userinfo_alg: str | None, id_token_alg: str, act_claim: bool, now: dt.datetime,
-    client_id: str | None = None, secret: str | None = None,
+    client_id: str | None = None, secret: str | None = None, scopes: Sequence[str] = ("openid",),
 ) -> Registered:
     """Register a service; return its secret once (None for a public client using PKCE).
 
@@ -57,6 +68,7 @@ def register(
     for alg in (userinfo_alg, id_token_alg):
         if alg is not None and alg not in SIGNING_ALGS:
             raise ClientError(f"algorithme non pris en charge : {alg} ({', '.join(SIGNING_ALGS)})")
+    allowed_scopes = _checked_scopes(scopes)
     if auth_method == "none":
         secret = None
     elif secret is None:
@@ -66,11 +78,25 @@ def register(
         secret_hash=crypto.hash_token(secret) if secret else None, auth_method=auth_method,
         redirect_uris="\n".join(redirect_uris), post_logout_redirect_uris="\n".join(post_logout_redirect_uris),
         id_token_alg=id_token_alg, userinfo_alg=userinfo_alg, act_claim=act_claim, created_at=now,
+        allowed_scopes=allowed_scopes,
     )
     db.session().add(client)
     db.session().flush()
-    journal.append("register_oidc_client", now=now, actor_kind="staff", client_id=client.client_id)
+    journal.append("register_oidc_client", now=now, actor_kind="staff", client_id=client.client_id,
+                   extra={"scopes": allowed_scopes})
     return Registered(client, secret)
+
+
+def set_scopes(client_id: str, scopes: Sequence[str], now: dt.datetime) -> OidcClient:
+    """Change what a client may receive (from its next authorization on)."""
+    client = find(client_id)
+    if client is None:
+        raise ClientError(f"aucun client {client_id!r}")
+    client.allowed_scopes = _checked_scopes(scopes)
+    db.session().flush()
+    journal.append("set_oidc_client_scopes", now=now, actor_kind="staff", client_id=client.client_id,
+                   extra={"scopes": client.allowed_scopes})
+    return client
 
 
 def all_clients() -> list[OidcClient]:

@@ -39,6 +39,7 @@ class OidcClient(Base):
     id_token_alg: Mapped[str] = mapped_column(sa.String(10), default="ES256")
     userinfo_alg: Mapped[str | None] = mapped_column(sa.String(10))  # None: JSON userinfo
     act_claim: Mapped[bool] = mapped_column(default=False)
+    allowed_scopes: Mapped[str] = mapped_column(sa.String(300), default="openid")  # space-separated
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime]
     disabled_at: Mapped[dt.datetime | None]
@@ -52,10 +53,20 @@ class OidcClient(Base):
         uris = _lines(self.redirect_uris)
         return uris[0] if len(uris) == 1 else None
 
+    @property
+    def scopes(self) -> list[str]:
+        """The scopes this client may receive, in the canonical order."""
+        allowed = set(self.allowed_scopes.split())
+        return [scope for scope in SCOPES if scope in allowed]
+
+    def refused_scopes(self, scope: str) -> list[str]:
+        """The requested scopes this client was not registered for."""
+        return [s for s in scope.split() if s not in self.scopes]
+
     def get_allowed_scope(self, scope: str) -> str:
         if not scope:
             return ""
-        return " ".join(s for s in scope.split() if s in SCOPES)
+        return " ".join(s for s in scope.split() if s in self.scopes)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in _lines(self.redirect_uris)
@@ -103,6 +114,7 @@ class OidcAuthorization(Base):
     autorisation_id: Mapped[int] = mapped_column(sa.ForeignKey("autorisation.id"))
     demarche: Mapped[str] = mapped_column(sa.String(20))
     auth_time: Mapped[dt.datetime]
+    sid: Mapped[str | None] = mapped_column(sa.String(64))  # the aidant's session, for RP-initiated logout
     created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]

@@ -43,6 +43,7 @@ class Choice:
     autorisation_id: int
     demarche: str
     auth_time: dt.datetime
+    sid: str | None = None
 
     def get_user_id(self) -> int:
         return self.usager.id
@@ -94,6 +95,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             code_challenge_method=payload.data.get("code_challenge_method"),
             aidant_id=choice.aidant.id, organisation_id=choice.organisation.id, usager_id=choice.usager.id,
             autorisation_id=choice.autorisation_id, demarche=choice.demarche, auth_time=choice.auth_time,
+            sid=choice.sid,
             created_at=now, expires_at=now + current_app.config.get("OIDC_CODE_TTL", CODE_TTL),
         ))
         db.session().flush()

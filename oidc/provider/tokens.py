@@ -42,6 +42,8 @@ def id_token(authorization: OidcAuthorization, access_token: str, now: dt.dateti
     }
     if authorization.nonce:
         payload["nonce"] = authorization.nonce
+    if authorization.sid:
+        payload["sid"] = authorization.sid
     at_hash = create_half_hash(access_token, client.id_token_alg)
     if at_hash is not None:
         payload["at_hash"] = at_hash.decode()

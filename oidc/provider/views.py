@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import json
 from typing import Any
-from urllib.parse import quote
 
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import Blueprint, Response, g, jsonify, redirect, render_template, request, session, url_for
@@ -13,10 +15,9 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from aidants import clock, csrf, db
 from aidants.accounts import services as accounts
-from aidants.security import jose
 from aidants.usagers.models import Usager
 from oidc.provider import authorize as rules
-from oidc.provider import claims, mandates, server, tokens
+from oidc.provider import claims, logout, mandates, server, tokens
 from oidc.provider.models import OidcToken
 
 bp = Blueprint("oidc_provider", __name__)
@@ -45,20 +46,48 @@ def discovery() -> Response:
                              "birthcountry", "email", "preferred_username", "rep_scope", "act", "acr",
                              "auth_time", "nonce"],
         "claims_parameter_supported": True,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,
         "acr_values_supported": ["eidas1"],
         "prompt_values_supported": ["login", "consent", "none"],
     })
 
 
-def _error_page(message: str) -> tuple[str, int]:
-    return render_template("oidc/error.html", message=message), 400
+def _error_page(message: str, status: int = 400) -> tuple[str, int]:
+    return render_template("oidc/error.html", message=message), status
+
+
+def _with_iss(response: WerkzeugResponse) -> WerkzeugResponse:
+    """RFC 9207: every authorization response to the client (success or error) names us in ``iss``."""
+    location = response.headers.get("Location")
+    if location and 300 <= response.status_code < 400:
+        response.headers["Location"] = add_params_to_uri(location, [("iss", tokens.issuer())])
+    return response
 
 
 def _to_client(error: OAuth2Error, redirect_uri: str | None = None) -> WerkzeugResponse:
     """An OIDC error sent back to the client's (already checked) redirect URI, with its state."""
     error.redirect_uri = error.redirect_uri or redirect_uri
     error.state = request.args.get("state")
-    return server.server().handle_error_response(None, error)
+    return _with_iss(server.server().handle_error_response(None, error))
+
+
+#: The authorization request under way in this browser and when it first reached us (for prompt=login).
+STARTED = "oidc_request"
+
+
+def _started_at(client_id: str, redirect_uri: str, now: dt.datetime) -> dt.datetime:
+    """When this authorization request first reached us in this browser (kept across the sign-in)."""
+    key = rules.request_key(client_id, redirect_uri, request.args.get("state", ""), request.args.get("nonce", ""))
+    found = session.get(STARTED)
+    if isinstance(found, list) and len(found) == 2 and found[0] == key:
+        try:
+            return dt.datetime.fromisoformat(str(found[1]))
+        except ValueError:
+            pass
+    session[STARTED] = [key, now.isoformat()]
+    return now
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
@@ -68,14 +97,18 @@ def authorize() -> Any:
         client, redirect_uri = rules.check_client(request.args)
     except rules.PageError as error:
         return _error_page(str(error))
+    now = clock.now()
     try:
-        checked = rules.check_request(request.args, client, redirect_uri)
+        checked = rules.check_request(request.args, client, redirect_uri,
+                                      _started_at(client.client_id, redirect_uri, now))
         grant = server.server().get_consent_grant(end_user=g.aidant)
     except OAuth2Error as error:
         return _to_client(error, redirect_uri)
     if g.aidant is None or g.aidant.current_organisation is None:
         return redirect(url_for("accounts.login", next=request.full_path))
-    now = clock.now()
+    refusal = rules.refusal_to_use(g.aidant)
+    if refusal is not None:
+        return _error_page(refusal, 403)
     if request.method == "POST":
         return _decide(checked, grant, now)
     usager_id = request.args.get("usager", type=int)
@@ -99,8 +132,7 @@ def _oidc_params() -> list[tuple[str, str]]:
 
 def _decide(checked: rules.Request, grant: Any, now: Any) -> Any:
     if request.form.get("action") == "refuser":
-        response = server.server().create_authorization_response(grant_user=None, grant=grant)
-        return response
+        return _with_iss(server.server().create_authorization_response(grant_user=None, grant=grant))
     choice = rules.choose(checked, g.aidant, g.aidant_session, request.form.get("usager_id", type=int) or 0,
                           request.form.get("autorisation_id", type=int) or 0,
                           "".join(request.form.get("code", "").split()), now)
@@ -111,7 +143,7 @@ def _decide(checked: rules.Request, grant: Any, now: Any) -> Any:
         return render_template("oidc/choose_demarche.html", offers=offers, client=checked.client,
                                usager=offers[0].usager, needs_code=rules.needs_code(checked, g.aidant_session, now),
                                params=_oidc_params(), labels=claims.REP_SCOPE_LABELS, error=choice), 400
-    response = server.server().create_authorization_response(grant_user=choice, grant=grant)
+    response = _with_iss(server.server().create_authorization_response(grant_user=choice, grant=grant))
     return response
 
 
@@ -122,9 +154,11 @@ def search_usagers() -> Any:
         return jsonify({"error": "login_required"}), 401
     try:
         client, redirect_uri = rules.check_client(request.args)
-        checked = rules.check_request(request.args, client, redirect_uri)
+        checked = rules.check_request(request.args, client, redirect_uri, clock.now())
     except (rules.PageError, OAuth2Error):
         return jsonify({"error": "invalid_request"}), 400
+    if rules.refusal_to_use(g.aidant) is not None:
+        return jsonify({"error": "access_denied"}), 403
     found = rules.usagers(checked, g.aidant, clock.now(), request.args.get("q", ""))
     return jsonify([{"id": u.id, "name": u.full_name, "birthdate": u.birthdate} for u in found])
 
@@ -132,9 +166,24 @@ def search_usagers() -> Any:
 @bp.post("/token")
 @csrf.exempt
 def token() -> Any:
+    if not _basic_credentials_readable(request.headers.get("Authorization", "")):
+        return jsonify({"error": "invalid_client",
+                        "error_description": "Basic credentials must be base64 of UTF-8 text."}), 401
     # The token and its journal entry are committed by the boundary; a replayed code's revocation
     # was written in its own transaction (oidc.provider.server), so the error answer keeps it.
     return server.server().create_token_response()
+
+
+def _basic_credentials_readable(header: str) -> bool:
+    """Whether HTTP Basic credentials (if any) decode as base64 then UTF-8 (authlib assumes they do)."""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return True
+    try:
+        base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
@@ -166,25 +215,23 @@ def _bearer_error(error: OAuth2Error) -> Response:
     return Response(json.dumps(body), status=status, headers=headers, content_type="application/json")
 
 
-@bp.get("/session/end")
+@bp.route("/session/end", methods=["GET", "POST"])
 def end_session() -> Any:
-    """RP-initiated logout: id_token_hint required and ours, registered post-logout URI only, state echoed."""
-    hint = request.args.get("id_token_hint", "")
+    """RP-initiated logout: a fresh hint naming this browser's session ends it at once; otherwise ask first.
+
+    A missing, expired or foreign hint (another session's ``sid``) gets a confirmation page whose POST
+    (CSRF-protected) ends this browser's session only; the return URI must be registered for the client.
+    """
+    source = request.form if request.method == "POST" else request.args
     try:
-        payload = jose.verify_jwt(hint, accept_expired=True)
-    except jose.InvalidJWT:
-        return _error_page("La demande de déconnexion n'est pas valable (jeton absent ou invalide).")
-    client = server.query_client(str(payload.get("aud", "")))
-    target = request.args.get("post_logout_redirect_uri", "")
-    if payload.get("iss") != tokens.issuer() or client is None:
-        return _error_page("La demande de déconnexion ne vient pas d'un service reconnu.")
-    if target and not client.check_post_logout_redirect_uri(target):
-        return _error_page("L'adresse de retour après déconnexion n'est pas enregistrée pour ce service.")
+        ending = logout.read(source, g.aidant_session, clock.now())
+    except logout.LogoutError as error:
+        return _error_page(str(error))
+    if request.method == "GET" and not ending.confirmed:
+        return render_template("oidc/confirm_logout.html", ending=ending, signed_in=g.aidant is not None)
     if g.aidant_session is not None:
-        accounts.logout(g.aidant_session, clock.now())
+        accounts.end_session(g.aidant_session, clock.now())
     session.clear()
-    if not target:
+    if not ending.target:
         return render_template("oidc/logged_out.html")
-    state = request.args.get("state")
-    separator = "&" if "?" in target else "?"
-    return redirect(target + (f"{separator}state={quote(state, safe='')}" if state else ""))
+    return redirect(ending.redirect_url())

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 
 from aidants import clock
 from aidants.mandats.models import DEMARCHE_LABELS
+from aidants.web import public_url
 from oidc.client import flow
 from oidc.client.settings import Settings
 from oidc.provider import clients
@@ -64,7 +65,7 @@ def _secret() -> str:
 def _settings() -> Settings:
     return Settings(
         # The provider in the service's own process (make run), else this very app.
-        issuer=(current_app.config.get("SANDBOX_PROVIDER_URL") or request.url_root).rstrip("/"),
+        issuer=(current_app.config.get("SANDBOX_PROVIDER_URL") or public_url()).rstrip("/"),
         client_id=CLIENT_ID, client_secret=_secret(),
         redirect_uri=url_for("sandbox_service.callback", _external=True),
         post_logout_redirect_uri=url_for("sandbox_service.home", _external=True),
@@ -80,7 +81,7 @@ def _ensure_client(settings: Settings) -> None:
             name="Service administratif de démonstration", redirect_uris=[settings.redirect_uri],
             post_logout_redirect_uris=[settings.post_logout_redirect_uri], auth_method="client_secret_post",
             userinfo_alg="ES256", id_token_alg="ES256", act_claim=True, now=clock.now(),  # noqa: S106
-            client_id=CLIENT_ID, secret=settings.client_secret,
+            client_id=CLIENT_ID, secret=settings.client_secret, scopes=settings.scopes.split(),
         )
     else:
         clients.add_redirect_uris(client, settings.redirect_uri, settings.post_logout_redirect_uri)

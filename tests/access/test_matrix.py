@@ -16,22 +16,29 @@ from aidants import clock
 from tests.access.world import ROLES, build_world, open_session, outcome, path_for
 from tests.conftest import build_app
 
-ANY = ("ok",) * 6
-SIGNED_IN = ("login", "ok", "ok", "ok", "ok", "ok")
-OF_A = ("login", "ok", "hidden", "ok", "hidden", "hidden")
-FORM_OF_A = ("login", "invalid", "hidden", "invalid", "hidden", "hidden")
-REFERENT_OF_A = ("login", "forbidden", "forbidden", "ok", "hidden", "forbidden")
-REFERENT_FORM = ("login", "forbidden", "forbidden", "invalid", "hidden", "forbidden")
-REFERENT_ACTION = ("login", "forbidden", "forbidden", "redirect", "hidden", "forbidden")
-REFERENT_ANY = ("login", "forbidden", "forbidden", "ok", "ok", "forbidden")
-STAFF = ("login", "forbidden", "forbidden", "forbidden", "forbidden", "ok")
-STAFF_FORM = ("login", "forbidden", "forbidden", "forbidden", "forbidden", "invalid")
-STAFF_ACTION = ("login", "forbidden", "forbidden", "forbidden", "forbidden", "redirect")
-ISSUER_ONLY = ("redirect",) * 6  # habilitation pages: the issuer's emailed link, not an account, opens them
-INVALID = ("invalid",) * 6
-UNAUTHORIZED = ("unauthorized",) * 6
-SIGNED_IN_INVALID = ("login", "invalid", "invalid", "invalid", "invalid", "invalid")
-ANONYMOUS_ONLY = ("ok", "redirect", "redirect", "redirect", "redirect", "redirect")
+ANY = ("ok",) * 7
+SIGNED_IN = ("login", "ok", "ok", "ok", "ok", "ok", "ok")
+OF_A = ("login", "ok", "hidden", "ok", "hidden", "hidden", "ok")
+FORM_OF_A = ("login", "invalid", "hidden", "invalid", "hidden", "hidden", "invalid")
+REFERENT_OF_A = ("login", "forbidden", "forbidden", "ok", "hidden", "forbidden", "ok")
+REFERENT_FORM = ("login", "forbidden", "forbidden", "invalid", "hidden", "forbidden", "invalid")
+REFERENT_ACTION = ("login", "forbidden", "forbidden", "redirect", "hidden", "forbidden", "redirect")
+REFERENT_ANY = ("login", "forbidden", "forbidden", "ok", "ok", "forbidden", "ok")
+STAFF = ("login", "forbidden", "forbidden", "forbidden", "forbidden", "ok", "forbidden")
+STAFF_FORM = ("login", "forbidden", "forbidden", "forbidden", "forbidden", "invalid", "forbidden")
+STAFF_ACTION = ("login", "forbidden", "forbidden", "forbidden", "forbidden", "redirect", "forbidden")
+ISSUER_ONLY = ("redirect",) * 7  # habilitation pages: the issuer's emailed link, not an account, opens them
+INVALID = ("invalid",) * 7
+UNAUTHORIZED = ("unauthorized",) * 7
+SIGNED_IN_INVALID = ("login", "invalid", "invalid", "invalid", "invalid", "invalid", "invalid")
+# co-référents may not create mandates (so not renew them either)
+NO_MANDATE_CREATION = ("login", "ok", "ok", "ok", "ok", "ok", "forbidden")
+NO_MANDATE_CREATION_INVALID = ("login", "invalid", "invalid", "invalid", "invalid", "invalid", "forbidden")
+OF_A_CREATOR = ("login", "ok", "hidden", "ok", "hidden", "hidden", "forbidden")
+FORM_OF_A_CREATOR = ("login", "invalid", "hidden", "invalid", "hidden", "hidden", "forbidden")
+# done by referent_a first (roles run in ROLES order), so the co-référent finds it already done
+REFERENT_ACTION_ONCE = ("login", "forbidden", "forbidden", "redirect", "hidden", "forbidden", "invalid")
+ANONYMOUS_ONLY = ("ok", "redirect", "redirect", "redirect", "redirect", "redirect", "redirect")
 
 EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     # public
@@ -40,6 +47,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("accounts.login", "POST"): ANONYMOUS_ONLY,
     ("accounts.login_link", "GET"): INVALID,  # an unknown link
     ("accounts.login_link", "POST"): INVALID,
+    ("accounts.open_login_link", "GET"): INVALID,  # no link pending in this browser
+    ("accounts.open_login_link", "POST"): INVALID,
     ("healthz", "GET"): ANY,
     ("csp_report", "POST"): ANY,
     ("static", "GET"): ANY,
@@ -54,7 +63,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     # the aidant's own space
     ("accounts.reverify", "GET"): SIGNED_IN,
     ("accounts.reverify", "POST"): SIGNED_IN,
-    ("accounts.logout", "POST"): ("login",) * 6,  # signed out, back to the sign-in page
+    ("accounts.logout", "POST"): ("login",) * 7,  # signed out, back to the sign-in page
     ("accounts.dashboard", "GET"): SIGNED_IN,
     ("accounts.enrol_app", "GET"): SIGNED_IN,
     ("accounts.enrol_app", "POST"): SIGNED_IN,
@@ -67,31 +76,37 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("mandats.usager", "GET"): OF_A,
     ("mandats.detail", "GET"): OF_A,
     ("mandats.attestation_page", "GET"): OF_A,
-    ("mandats.revocation_attestation", "GET"): ("login",) + ("hidden",) * 5,  # not revoked: nothing to print
+    ("mandats.revocation_attestation", "GET"): ("login",) + ("hidden",) * 6,  # not revoked: nothing to print
     ("mandats.revoke_autorisation", "GET"): OF_A,
     ("mandats.revoke_autorisation", "POST"): FORM_OF_A,
-    ("mandats.renew", "GET"): OF_A,
-    ("mandats.renew", "POST"): FORM_OF_A,
+    ("mandats.renew", "GET"): OF_A_CREATOR,
+    ("mandats.renew", "POST"): FORM_OF_A_CREATOR,
     ("mandats.revoke", "GET"): OF_A,
     ("mandats.revoke", "POST"): FORM_OF_A,
-    ("mandats.new", "GET"): SIGNED_IN,
-    ("mandats.new", "POST"): SIGNED_IN_INVALID,
+    ("mandats.new", "GET"): NO_MANDATE_CREATION,
+    ("mandats.new", "POST"): NO_MANDATE_CREATION_INVALID,
     ("mandats.recap", "GET"): SIGNED_IN_INVALID,  # no FranceConnect identification under way
     ("mandats.recap", "POST"): SIGNED_IN_INVALID,
-    ("franceconnect.start", "GET"): SIGNED_IN_INVALID,  # no mandate being prepared
-    ("franceconnect.callback", "GET"): ("unauthorized",) + ("invalid",) * 5,
+    ("franceconnect.start", "GET"): NO_MANDATE_CREATION_INVALID,  # no mandate being prepared
+    ("franceconnect.callback", "GET"): ("unauthorized",) + ("invalid",) * 6,
     ("franceconnect.logged_out", "GET"): SIGNED_IN_INVALID,
     # identity provider
     ("oidc_provider.discovery", "GET"): ANY,
-    ("oidc_provider.authorize", "GET"): INVALID,  # no client: an error page, never a redirect
-    ("oidc_provider.authorize", "POST"): INVALID,
-    ("oidc_provider.search_usagers", "GET"): ("unauthorized",) + ("invalid",) * 5,
+    # a valid request of a registered client: A's aidants see the usager picker; others have nothing to offer
+    # (access_denied back to the service); a co-référent who may not create mandates may not use them either
+    ("oidc_provider.authorize", "GET"): ("login", "ok", "redirect", "ok", "redirect", "redirect", "forbidden"),
+    # an empty choice: nothing chosen, so nothing to offer (access_denied back to the service)
+    ("oidc_provider.authorize", "POST"): ("login", "redirect", "redirect", "redirect", "redirect", "redirect",
+                                          "forbidden"),
+    ("oidc_provider.search_usagers", "GET"): ("unauthorized", "ok", "ok", "ok", "ok", "ok", "forbidden"),
     ("oidc_provider.token", "POST"): INVALID,
     ("oidc_provider.userinfo", "GET"): UNAUTHORIZED,
     ("oidc_provider.userinfo", "POST"): UNAUTHORIZED,
-    ("oidc_provider.end_session", "GET"): INVALID,
+    ("oidc_provider.end_session", "GET"): ANY,  # no hint: a confirmation page
+    ("oidc_provider.end_session", "POST"): ANY,  # confirmed: this browser's session ends, if any
     # référents: their structures only
-    ("referents.index", "GET"): ("login", "forbidden", "forbidden", "redirect", "redirect", "forbidden"),
+    ("referents.index", "GET"): ("login", "forbidden", "forbidden", "redirect", "redirect", "forbidden",
+                                  "redirect"),
     ("referents.structure", "GET"): REFERENT_OF_A,
     ("referents.aidant", "GET"): REFERENT_OF_A,
     ("referents.retire_device", "GET"): REFERENT_OF_A,
@@ -104,9 +119,9 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("referents.validate_card", "POST"): REFERENT_ACTION,
     ("referents.move", "GET"): REFERENT_OF_A,
     ("referents.move", "POST"): REFERENT_FORM,
-    ("referents.deactivate", "POST"): REFERENT_ACTION,
+    ("referents.deactivate", "POST"): REFERENT_ACTION_ONCE,
     ("referents.reactivate", "POST"): REFERENT_FORM,  # already active
-    ("referents.appoint", "POST"): REFERENT_ACTION,
+    ("referents.appoint", "POST"): REFERENT_ACTION_ONCE,
     ("referents.revoke", "POST"): REFERENT_FORM,  # not a référent
     ("referents.new_aidant", "GET"): REFERENT_OF_A,
     ("referents.new_aidant", "POST"): REFERENT_FORM,
@@ -141,6 +156,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("habilitation.start", "GET"): ANY,
     ("habilitation.start", "POST"): ANY,
     ("habilitation.access", "GET"): INVALID,
+    ("habilitation.confirm_access", "GET"): INVALID,  # no link pending in this browser
+    ("habilitation.confirm_access", "POST"): INVALID,
     ("habilitation.access", "POST"): INVALID,
     ("habilitation.space", "GET"): ISSUER_ONLY,
     ("habilitation.new_request", "POST"): ISSUER_ONLY,
@@ -170,9 +187,9 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("fc_sandbox.userinfo", "GET"): UNAUTHORIZED,
     ("fc_sandbox.userinfo", "POST"): UNAUTHORIZED,
     ("sandbox_service.home", "GET"): ANY,
-    ("sandbox_service.login", "GET"): ("error-503",) * 6,  # no HTTP server to reach: 503 + Retry-After
-    ("sandbox_service.callback", "GET"): ("invalid",) * 6,
-    ("sandbox_service.logout", "POST"): ("redirect",) * 6,
+    ("sandbox_service.login", "GET"): ("error-503",) * 7,  # no HTTP server to reach: 503 + Retry-After
+    ("sandbox_service.callback", "GET"): ("invalid",) * 7,
+    ("sandbox_service.logout", "POST"): ("redirect",) * 7,
 }
 
 

@@ -17,9 +17,10 @@ from aidants.accounts.models import AidantSession
 from aidants.habilitation import services as habilitation
 from aidants.security import crypto
 from tests.factories import AidantWithDevice, make_aidant, make_organisation
-from tests.oidc.provider_helpers import give_mandat, make_usager
+from tests.oidc.provider_helpers import REDIRECT_URI, give_mandat, make_usager, register_client
 
-ROLES = ("anonymous", "aidant_a", "aidant_b", "referent_a", "referent_b", "staff")
+#: ``coreferent_a``: a co-référent of A who may not create (so may not use) mandates.
+ROLES = ("anonymous", "aidant_a", "aidant_b", "referent_a", "referent_b", "staff", "coreferent_a")
 
 
 @dataclass
@@ -37,6 +38,7 @@ def build_world(fixed_clock: Any) -> World:
         "referent_a": make_aidant(now, a, is_referent=True),
         "referent_b": make_aidant(now, b, is_referent=True),
         "staff": make_aidant(now, s, is_staff=True),
+        "coreferent_a": make_aidant(now, a, is_referent=True, can_create_mandats=False),
     }
     usager = make_usager(now)
     mandat = give_mandat(people["aidant_a"], usager, ["social", "logement"], now)
@@ -45,12 +47,15 @@ def build_world(fixed_clock: Any) -> World:
                                          now)
     assert issuer is not None
     request = habilitation.start_request(issuer, now)
-    db.commit()
+    client, _secret = register_client(now)
     values = {
         "organisation_id": a.id, "aidant_id": people["aidant_a"].aidant.id,
         "device_id": people["aidant_a"].device.id, "usager_id": usager.id, "uuid": mandat.uuid,
         "autorisation_id": mandat.autorisations[0].id, "token": crypto.new_token(),
         "filename": "app.css", "request_uuid": request.uuid,
+        "oidc_query": {"response_type": "code", "client_id": client.client_id, "redirect_uri": REDIRECT_URI,
+                       "scope": "openid profile", "state": "state-1234567890",
+                       "nonce": "nonce-12345678901234567890"},
     }
     return World(people, values)
 
@@ -78,8 +83,13 @@ def path_for(app: Flask, rule: Rule, values: dict[str, Any]) -> str:
     if rule.endpoint.startswith(("habilitation.", "staff_habilitation.")):
         chosen["uuid"] = values["request_uuid"]
     arguments = {name: chosen.get(name, str(uuid_lib.UUID(int=1))) for name in rule.arguments}
+    if rule.endpoint in WITH_OIDC_QUERY:
+        arguments.update(values["oidc_query"])
     return app.url_map.bind("localhost").build(rule.endpoint, arguments)
 
+
+#: The provider's pages, asked with a valid authorization request of the registered client.
+WITH_OIDC_QUERY = ("oidc_provider.authorize", "oidc_provider.search_usagers")
 
 LOGIN = re.compile(r"/connexion(\?|$)")
 

@@ -63,6 +63,7 @@ class LiveServer:
     def start(self) -> LiveServer:
         self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietHandler)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self.app.config["PUBLIC_URL"] = self.url  # links and the issuer name this server, as in production
         self._thread = threading.Thread(target=self._server.serve_forever, name="live-server", daemon=True)
         self._thread.start()
         return self

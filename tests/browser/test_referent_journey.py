@@ -52,9 +52,10 @@ def test_a_referent_assigns_and_validates_a_card_on_accessible_pages(live_server
     assert_accessible(page)
     page.get_by_label("Code affiché").fill("12")
     page.get_by_role("button", name="Valider la carte").click()
-    assert page.get_by_label("Code affiché").get_attribute("aria-describedby") == "code-error"
+    assert page.get_by_label("Code affiché").get_attribute("aria-describedby") == "first_code-error"
     assert_accessible(page)
-    page.get_by_label("Code affiché").fill(totp.code_for_step(seed, totp.step_at(now, 60)))
+    page.get_by_label("Code affiché").fill(totp.code_for_step(seed, totp.step_at(now, 60) - 1))
+    page.get_by_label("Code suivant").fill(totp.code_for_step(seed, totp.step_at(now, 60)))
     page.get_by_role("button", name="Valider la carte").click()
     page.get_by_role("heading", name=aidant.aidant.full_name).wait_for()
     assert "La carte SN-7788 est activée" in page.inner_text("main")

@@ -32,6 +32,7 @@ EVERYONE = dict.fromkeys(ROLES, "ok")
 MATRIX: list[tuple[str, str, str, dict[str, str], dict[str, str]]] = [
     ("habilitation.start", "GET", "/habilitation", {}, EVERYONE),
     ("habilitation.access", "GET", "{access}", {}, EVERYONE),
+    ("habilitation.confirm_access", "GET", "/habilitation/acces", {}, EVERYONE),  # 400 without a pending link
     ("habilitation.space", "GET", "/habilitation/mes-demandes", {}, {**ISSUER_ONLY, "other_issuer": "ok"}),
     ("habilitation.request_page", "GET", "/habilitation/demandes/{uuid}", {}, ISSUER_ONLY),
     ("habilitation.issuer_step", "GET", "/habilitation/demandes/{uuid}/demandeur", {}, ISSUER_ONLY),
@@ -59,6 +60,7 @@ MATRIX: list[tuple[str, str, str, dict[str, str], dict[str, str]]] = [
     ("habilitation.submit_step", "POST", "/habilitation/demandes/{uuid}/envoi", {"terms": "y"}, ISSUER_ONLY),
     ("habilitation.close", "POST", "/habilitation/demandes/{uuid}/abandon", {}, ISSUER_ONLY),
     ("habilitation.access", "POST", "{access}", {}, EVERYONE),
+    ("habilitation.confirm_access", "POST", "/habilitation/acces", {}, EVERYONE),
     ("habilitation.start", "POST", "/habilitation", {"email": "quelquun@exemple.fr"}, EVERYONE),
     ("habilitation.leave", "POST", "/habilitation/quitter", {}, dict.fromkeys(ROLES, "start")),
 ]

@@ -16,7 +16,7 @@ from aidants.organisations.models import Organisation
 from aidants.security import crypto
 from aidants.usagers.models import Usager
 from oidc.provider import clients
-from oidc.provider.models import OidcClient
+from oidc.provider.models import SCOPES, OidcClient
 from tests.factories import AidantWithDevice, make_aidant, make_organisation
 
 REDIRECT_URI = "https://service.example/callback"
@@ -55,6 +55,7 @@ def register_client(now: dt.datetime, **overrides: Any) -> tuple[OidcClient, str
     options: dict[str, Any] = {
         "name": "Service de test", "redirect_uris": [REDIRECT_URI], "post_logout_redirect_uris": [LOGOUT_URI],
         "auth_method": "client_secret_post", "userinfo_alg": None, "id_token_alg": "ES256", "act_claim": False,
+        "scopes": list(SCOPES),
     }
     options.update(overrides)
     done = clients.register(now=now, **options)

@@ -24,7 +24,7 @@ from aidants.config import ConfigError, load_config
 from oidc.sandbox.identities import BY_KEY, IDENTITIES
 from oidc.sandbox.signing import SandboxKeys
 from tests.browser.support import LiveServer
-from tests.conftest import START, TEST_SECRETS, build_app, require
+from tests.conftest import PRODUCTION_SECRETS, START, TEST_SECRETS, build_app, require
 from tests.factories import make_aidant
 from tests.oidc.conftest import PEERS, peers_installed
 from tests.oidc.fc_support import (
@@ -47,7 +47,7 @@ def live(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     fixed = clock.FixedClock(START)
     clock.set_clock(app, fixed)
     server = LiveServer(app, fixed).start()
-    app.config["SERVER_NAME"] = server.url.removeprefix("http://")
+    app.config["SERVER_NAME"] = server.url.removeprefix("http://")  # url_for outside requests, in the tests
     try:
         with app.app_context():
             yield server
@@ -234,7 +234,7 @@ def test_an_independent_relying_party_accepts_the_sandbox(live: LiveServer, desk
 
 # --- never in production ---------------------------------------------------------------------------
 
-PRODUCTION = {**TEST_SECRETS, "AIDANTS_ENV": "production", "DATABASE_URL": "sqlite://",
+PRODUCTION = {**PRODUCTION_SECRETS, "AIDANTS_ENV": "production", "DATABASE_URL": "sqlite://",
               "PUBLIC_URL": "https://aidants.exemple.gouv.fr",
               "FC_ISSUER": "https://oidc.franceconnect.gouv.fr/api/v2", "FC_CLIENT_ID": "id",
               "FC_CLIENT_SECRET": "secret"}

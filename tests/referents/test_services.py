@@ -23,6 +23,18 @@ def refused(call, message: str) -> None:  # type: ignore[no-untyped-def]
     assert snapshot() == before
 
 
+def refused_and_counted(call, message: str) -> None:  # type: ignore[no-untyped-def]
+    """A wrong card code: refused, nothing changed but the failure, journaled in its own transaction."""
+    before = snapshot()
+    with pytest.raises(ReferentError) as raised:
+        call()
+    db.session().rollback()
+    assert message in str(raised.value)
+    after = snapshot()
+    assert after == {**before, "journal": before["journal"] + 1}
+    assert last_entry().action == "failed_card_code"
+
+
 # --- scope -----------------------------------------------------------------------------------------
 
 
@@ -143,11 +155,14 @@ def test_a_card_assigned_by_serial_signs_in_only_once_validated_by_a_code(world:
     assert devices.check_aidant_code(aidant, card.shows(now), now) is None  # not validated yet: no sign-in
     assert last_entry().extra == {"referent_id": referent.id, "serial_number": "SN-0001"}
 
-    refused(lambda: services.validate_card(referent, world.a, aidant, card.shows(now, 40), now),
-            "ne correspond pas")
-    refused(lambda: services.validate_card(referent, world.a, aidant, world.aidant_a.code(now), now),
-            "ne correspond pas")
-    services.validate_card(referent, world.a, aidant, card.shows(now), now)
+    refused_and_counted(lambda: services.validate_card(referent, world.a, aidant, card.shows(now, 40),
+                                                       card.shows(now, 41), now), "ne correspondent pas")
+    refused_and_counted(lambda: services.validate_card(referent, world.a, aidant, world.aidant_a.code(now),
+                                                       world.aidant_a.code(now, 1), now), "ne correspondent pas")
+    refused_and_counted(lambda: services.validate_card(referent, world.a, aidant, card.shows(now),
+                                                       card.shows(now, 2), now), "ne correspondent pas")
+    # the first code read a minute ago, the next one now: the card's drift is measured
+    services.validate_card(referent, world.a, aidant, card.shows(now, -1), card.shows(now), now)
     db.commit()
     row = card.row()
     assert (row.status, row.drift, row.activated_at) == ("active", 4, now)
@@ -155,6 +170,24 @@ def test_a_card_assigned_by_serial_signs_in_only_once_validated_by_a_code(world:
     assert devices.check_aidant_code(aidant, card.shows(now), now) is None  # the validation code is spent
     world.clock.advance(seconds=60)
     assert devices.check_aidant_code(aidant, card.shows(world.now()), world.now()) == row
+
+
+def test_a_single_code_no_longer_validates_a_card_and_wrong_pairs_are_throttled(world: World):
+    referent, aidant, now = world.referent_a.aidant, world.aidant_a.aidant, world.now()
+    card = Card("SN-FORCE", now, ahead=20)
+    services.assign_card(referent, world.a, aidant, "SN-FORCE", now)
+    db.commit()
+    for n in range(5):
+        refused_and_counted(lambda n=n: services.validate_card(referent, world.a, aidant, card.shows(now),
+                                                               f"{n:06d}", now), "ne correspondent pas")
+    assert last_entry().extra["failures"] == 5
+    refused(lambda: services.validate_card(referent, world.a, aidant, card.shows(now, -1), card.shows(now), now),
+            "Trop de codes erronés")
+    world.clock.advance(minutes=16)
+    later = world.now()
+    services.validate_card(referent, world.a, aidant, card.shows(later, -1), card.shows(later), later)
+    db.commit()
+    assert card.row().status == "active"
 
 
 def test_unknown_taken_or_retired_serials_are_refused_and_change_nothing(world: World):
@@ -171,7 +204,8 @@ def test_unknown_taken_or_retired_serials_are_refused_and_change_nothing(world: 
     refused(lambda: services.assign_card(referent, world.a, target, "SN-INCONNUE", now), "Aucune carte")
     refused(lambda: services.assign_card(referent, world.a, target, "SN-PRISE", now), "déjà attribuée")
     refused(lambda: services.assign_card(referent, world.a, target, "SN-HS", now), "déjà attribuée")
-    refused(lambda: services.validate_card(referent, world.a, target, "123456", now), "Aucune carte n'attend")
+    refused(lambda: services.validate_card(referent, world.a, target, "123456", "123457", now),
+            "Aucune carte n'attend")
     services.assign_card(referent, world.a, target, "SN-LIBRE", now)
     db.commit()
     refused(lambda: services.assign_card(referent, world.a, target, "SN-HS", now), "déjà une carte")
@@ -195,7 +229,7 @@ def test_retiring_a_lost_card_stops_it_and_a_mistaken_one_goes_back_to_stock(wor
     referent, aidant, now = world.referent_a.aidant, world.aidant_a.aidant, world.now()
     card = Card("SN-PERDUE", now)
     services.assign_card(referent, world.a, aidant, "SN-PERDUE", now)
-    services.validate_card(referent, world.a, aidant, card.shows(now), now)
+    services.validate_card(referent, world.a, aidant, card.shows(now, -1), card.shows(now), now)
     db.commit()
     refused(lambda: services.retire_device(referent, world.a, aidant, card.row(), "oubli", now), "raison")
     assert services.retire_device(referent, world.a, aidant, card.row(), "lost", now) == "retired"

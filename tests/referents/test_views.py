@@ -45,13 +45,14 @@ def test_a_referent_assigns_then_validates_a_card_through_the_pages(world: World
     assert response.status_code == 302 and response.location.endswith("/carte/valider")
     page = text(client.get(response.location))
     assert "Valider la carte n° SN-4242" in page
-    response = client.post(fiche(world) + "/carte/valider", data={"code": "000000"})
-    assert response.status_code == 400 and "Ce code ne correspond pas à la carte" in text(response)
-    response = client.post(fiche(world) + "/carte/valider", data={"code": card.shows(world.now())})
+    response = client.post(fiche(world) + "/carte/valider", data={"first_code": "000000", "second_code": "000001"})
+    assert response.status_code == 400 and "Ces codes ne correspondent pas à la carte" in text(response)
+    response = client.post(fiche(world) + "/carte/valider", data={"first_code": card.shows(world.now(), -1),
+                                                                 "second_code": card.shows(world.now())})
     assert response.status_code == 302
     assert "La carte SN-4242 est activée" in text(client.get(response.location))
     assert (card.row().status, card.row().drift) == ("active", -3)
-    assert journal_actions()[-2:] == ["assign_card", "validate_card"]
+    assert journal_actions()[-3:] == ["assign_card", "failed_card_code", "validate_card"]
     # The aidant now signs in with the card.
     world.clock.advance(seconds=60)
     aidant_client = world.app.test_client()
