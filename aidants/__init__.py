@@ -41,6 +41,9 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
     csrf.init_app(app)
     babel.init_app(app)
     db.init_app(app)
+    from aidants.jobs import engine as jobs_engine
+
+    jobs_engine.init_app(app)
     _register_blueprints(app)
     return app
 

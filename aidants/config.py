@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from aidants.jobs.settings import jobs_config
 from aidants.security import crypto
 
 ENVIRONMENTS = ("development", "test", "production")
@@ -140,6 +141,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         # optional: the staff's shared mailbox, told of each submitted habilitation request
         "STAFF_EMAIL": environ.get("STAFF_EMAIL", ""),
         **franceconnect_config(environ, production, found.secret_key),
+        **jobs_config(environ, instance_path, env),  # broker and outbox delivery (aidants/jobs/settings.py)
     }
 
 

@@ -18,6 +18,7 @@ from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
 from aidants import create_app, web
+from aidants.jobs import delivery
 from tests.conftest import TEST_SECRETS, build_app, require
 from tests.factories import make_aidant, sign_in
 from tests.test_config import PRODUCTION_SETTINGS
@@ -325,6 +326,8 @@ def test_no_template_holds_inline_script_or_style():
 def test_development_emails_go_to_the_console_and_the_outbox(client, fixed_clock, capsys):
     who = make_aidant(fixed_clock.now())
     client.post("/connexion", data={"email": who.aidant.email, "code": who.code(fixed_clock.now())})
+    assert "email to" not in capsys.readouterr().out  # the request only queues it
+    assert delivery.deliver_due().sent == 1  # what the worker's sweep does
     printed = capsys.readouterr().out
     link = re.search(r"http://localhost/connexion/lien/[\w-]+", printed)
     assert link and f"email to {who.aidant.email}" in printed

@@ -6,10 +6,11 @@ import segno
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from aidants import clock, db, mail
+from aidants import clock, db
 from aidants.accounts import devices
 from aidants.accounts import services as accounts
 from aidants.accounts.forms import CardForm, CodeForm, ConfirmForm, LoginForm
+from aidants.outbox.services import enqueue_mail
 from aidants.web import client_ip, external_url, login_required, render_error, safe_next, sensitive
 
 bp = Blueprint("accounts", __name__)
@@ -39,15 +40,18 @@ def login() -> str | Response | tuple[str, int]:
     now = clock.now()
     target = safe_next(form.next.data, "")
     attempt = accounts.request_login(form.email.data, _code(form), client_ip(), now, target)
+    if attempt.ok and attempt.aidant is not None and attempt.link_token is not None:
+        # Queued in the same transaction as the link itself: both or neither (a worker sends it).
+        link = external_url("accounts.login_link", token=attempt.link_token)
+        enqueue_mail(attempt.aidant.email, "Votre lien de connexion à Aidants Connect",
+                     render_template("auth/login_email.txt", aidant=attempt.aidant, link=link), now=now,
+                     kind="login_link")
     db.commit()
     if attempt.retry_after:
         return render_template("auth/login.html", form=form, retry_after=attempt.retry_after), 429
     if not attempt.ok or attempt.aidant is None or attempt.link_token is None:
         form.form_errors.append(GENERIC_FAILURE)
         return render_template("auth/login.html", form=form), 200
-    link = external_url("accounts.login_link", token=attempt.link_token)
-    mail.send(attempt.aidant.email, "Votre lien de connexion à Aidants Connect",
-              render_template("auth/login_email.txt", aidant=attempt.aidant, link=link), now)
     return render_template("auth/link_sent.html", email=attempt.aidant.email)
 
 

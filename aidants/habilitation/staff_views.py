@@ -11,12 +11,13 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from aidants import clock, db, mail
+from aidants import clock, db
 from aidants.habilitation import queries, review
 from aidants.habilitation.forms import ANSWERS, AnswerForm, ConfirmForm, FilterForm
 from aidants.habilitation.models import STATUS_LABELS, HabilitationRequest
 from aidants.habilitation.services import HabilitationError
 from aidants.organisations import services as organisations
+from aidants.outbox.services import enqueue_mail
 from aidants.web import external_url, staff_required
 
 bp = Blueprint("staff_habilitation", __name__, url_prefix="/staff/habilitations")
@@ -48,7 +49,8 @@ def _detail(found: HabilitationRequest, form: AnswerForm, status: int = 200) -> 
 
 
 def _email(recipient: str, subject: str, template: str, **context: Any) -> None:
-    mail.send(recipient, subject, render_template(template, **context), clock.now())
+    """Queue an email in the request's transaction: it leaves only if the request commits."""
+    enqueue_mail(recipient, subject, render_template(template, **context), now=clock.now(), kind="habilitation")
 
 
 @bp.get("")
@@ -88,7 +90,6 @@ def answer(uuid: str) -> Page:
         db.session().rollback()
         form.form_errors.append(str(error))
         return _detail(_request(uuid), form, 400)
-    db.commit()
     context = {"req": found, "action": action, "message": (form.body.data or "").strip(),
                "page": external_url("habilitation.request_page", uuid=uuid),
                "start": external_url("habilitation.start")}
@@ -97,6 +98,7 @@ def answer(uuid: str) -> Page:
         _email(acceptance.referent.email, "Votre structure est habilitée à Aidants Connect",
                "habilitation/emails/referent.txt", req=found, referent=acceptance.referent,
                login=external_url("accounts.login"))
+    db.commit()
     flash({
         "message": "Le message est envoyé au demandeur.",
         "changes_required": "Les modifications sont demandées ; le demandeur est prévenu par e-mail.",
@@ -121,9 +123,9 @@ def trained(uuid: str, aidant_id: int) -> Page:
         db.session().rollback()
         flash(str(error), "error")
         return redirect(url_for("staff_habilitation.detail", uuid=uuid))
-    db.commit()
     _email(aidant.email, "Votre compte Aidants Connect est activé", "habilitation/emails/aidant_activated.txt",
            aidant=aidant, organisation=found.organisation, login=external_url("accounts.login"))
+    db.commit()
     flash(f"La formation de {aidant.full_name} est notée : son compte est activé et un e-mail lui est envoyé. "
           "Son référent doit maintenant lui attribuer une carte ou l'aider à installer une application.", "success")
     return redirect(url_for("staff_habilitation.detail", uuid=uuid, _anchor="aidants"))
