@@ -50,7 +50,7 @@ def configure(flask_app: Flask) -> Celery:
         task_acks_late=True,  # a task whose worker dies is delivered again
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_default_queue="aidants",
+        task_default_queue=config["CELERY_QUEUE"],
         beat_schedule=schedule.beat_schedule(),
         timezone="UTC",
         broker_connection_retry_on_startup=True,

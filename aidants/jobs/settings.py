@@ -13,6 +13,7 @@ def jobs_config(environ: Mapping[str, str], instance_path: Path, env: str) -> di
     broker = environ.get("CELERY_BROKER_URL") or environ.get("REDIS_URL") or embedded
     return {
         "CELERY_BROKER_URL": broker,
+        "CELERY_QUEUE": environ.get("CELERY_QUEUE", "aidants"),
         # Wake a worker after a commit that queued mail (the periodic sweep alone guarantees delivery).
         "JOBS_NUDGE": environ.get("JOBS_NUDGE", "false" if env == "test" else "true").lower() == "true",
         "OUTBOX_MAX_ATTEMPTS": int(environ.get("OUTBOX_MAX_ATTEMPTS", "8")),
