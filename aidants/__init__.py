@@ -64,6 +64,9 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(staff_bp)
     app.register_blueprint(stats_bp)
+    from aidants.jobs.views import bp as jobs_bp
+
+    app.register_blueprint(jobs_bp)
     from aidants.habilitation.staff_views import bp as staff_habilitation_bp
     from aidants.habilitation.views import bp as habilitation_bp
 

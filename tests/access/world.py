@@ -68,6 +68,8 @@ def open_session(client: FlaskClient, who: AidantWithDevice, now: dt.datetime) -
 #: Placeholders whose value depends on the route.
 PER_ENDPOINT = {
     "dsfr": {"filename": "dsfr.min.css"},
+    "jobs.run_now": {"job": "stats_snapshot"},
+    "jobs.retry": {"message_id": 1},
 }
 
 
