@@ -35,7 +35,10 @@ run: install
 	@echo "  Le lien de connexion s'affiche ici et sur http://127.0.0.1:$(PORT)/dev/outbox"
 	@echo "  Bac à sable : http://127.0.0.1:$(PORT)/sandbox/service/ (un service qui demande une identité)"
 	@echo
-	$(BIN)/gunicorn --workers $(WORKERS) --threads 4 --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
+	@echo "  Travaux planifiés et e-mails (équipe) : http://127.0.0.1:$(PORT)/staff/travaux"
+	@echo "  Serveur web, worker et planificateur démarrent ensemble ; Ctrl-C les arrête tous."
+	@echo
+	$(BIN)/aidants dev-run --port $(PORT) --web-workers $(WORKERS)
 
 ## make test: every test (SQLite by default; DATABASE_URL=postgresql+psycopg://… for PostgreSQL).
 test: install $(if $(wildcard tests/peers/package.json),tests/peers/node_modules/.installed)

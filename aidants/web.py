@@ -224,13 +224,16 @@ def unexpected_error(error: Exception) -> Any:
 
 
 def healthz() -> tuple[dict[str, str], int]:
-    """200 when the database answers, 503 otherwise."""
+    """200 when the database answers (``degraded`` without a broker: mail waits in the outbox), 503 otherwise."""
+    from aidants.jobs.engine import broker_status
+
     try:
         db.session().execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError:
         log.warning("health check: database unreachable")
         return {"status": "error", "database": "unreachable"}, 503
-    return {"status": "ok", "database": "ok"}, 200
+    broker = broker_status()
+    return {"status": "ok" if broker == "ok" else "degraded", "database": "ok", "broker": broker}, 200
 
 
 def csp_report() -> tuple[str, int]:

@@ -118,7 +118,17 @@ def test_production_adds_hsts_and_secure_cookies(database_url, tmp_path, monkeyp
 def test_healthz_answers_200_when_the_database_answers(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    assert response.get_json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+def test_healthz_reports_a_broker_that_does_not_answer(database_url, tmp_path):
+    app = build_app(database_url, tmp_path, CELERY_BROKER_URL="redis://127.0.0.1:1/0")
+    try:
+        response = app.test_client().get("/healthz")
+        assert response.status_code == 200  # the web still works: mail waits in the outbox
+        assert response.get_json() == {"status": "degraded", "database": "ok", "broker": "unreachable"}
+    finally:
+        app.extensions["db_engine"].dispose()
 
 
 def unreachable_database_urls(database_url: str, tmp_path: Path) -> list[str]:

@@ -62,6 +62,17 @@ def configure(flask_app: Flask) -> Celery:
     return celery
 
 
+def broker_status() -> str:
+    """"ok" when the broker accepts a connection within a second or two, "unreachable" otherwise."""
+    try:
+        with celery.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+    except Exception as error:  # any transport's failure means the same to the health check
+        log.warning("health check: broker unreachable (%s)", type(error).__name__)
+        return "unreachable"
+    return "ok"
+
+
 def init_app(flask_app: Flask) -> None:
     """Configure Celery for this app; after a commit that queued mail, wake a worker (best effort)."""
     configure(flask_app)

@@ -34,16 +34,16 @@ class Job:
 
 
 JOBS: dict[str, Job] = {job.name: job for job in (
-    Job("journal_checkpoint", "Point de contrôle signé du journal", HOUR, 300, snapshots.journal_checkpoint),
-    Job("retention", "Purge des données arrivées au terme de leur conservation", DAY, 900, retention.purge),
-    Job("mandats_ending", "Mandats arrivant à échéance dans 30 jours (récapitulatif par structure)", DAY, 900,
+    Job("journal_checkpoint", "Point de contrôle signé du journal", HOUR, 60, snapshots.journal_checkpoint),
+    Job("retention", "Purge des données arrivées au terme de leur conservation", DAY, 60, retention.purge),
+    Job("mandats_ending", "Mandats arrivant à échéance dans 30 jours (récapitulatif par structure)", DAY, 60,
         notices.mandats_ending),
-    Job("inactivity", "Aidants inactifs : avertissement à 5 mois, désactivation à 6 mois", DAY, 900,
+    Job("inactivity", "Aidants inactifs : avertissement à 5 mois, désactivation à 6 mois", DAY, 60,
         notices.inactivity),
-    Job("stats_snapshot", "Instantané quotidien des statistiques publiques", DAY, 900, snapshots.stats_snapshot),
-    Job("staff_digest", "Récapitulatif hebdomadaire des demandes d'habilitation à l'équipe", WEEK, 1800,
+    Job("stats_snapshot", "Instantané quotidien des statistiques publiques", DAY, 60, snapshots.stats_snapshot),
+    Job("staff_digest", "Récapitulatif hebdomadaire des demandes d'habilitation à l'équipe", WEEK, 60,
         notices.staff_digest),
-    Job("referent_reminder", "Rappel mensuel aux référents : aidants sans carte ni application", MONTH, 1800,
+    Job("referent_reminder", "Rappel mensuel aux référents : aidants sans carte ni application", MONTH, 60,
         notices.referent_reminder),
 )}
 
