@@ -220,3 +220,13 @@ def test_a_failed_run_is_recorded_and_done_again_at_the_next_tick(app: Flask, fi
     again = _run("stats_snapshot", now + dt.timedelta(minutes=15))
     assert again is not None and again.status == DONE and again.id == failed.id
     assert _count(StatsSnapshot) == 1 and _count(JobRun) == 1
+
+
+def test_the_public_statistics_show_the_monthly_history_from_the_snapshots(client: FlaskClient, fixed_clock) -> None:
+    now = fixed_clock.now()
+    assert "L'historique commence" in client.get("/stats").get_data(as_text=True)
+    make_aidant(now)
+    _run("stats_snapshot", now)
+    _run("stats_snapshot", now + dt.timedelta(days=10))
+    page = client.get("/stats").get_data(as_text=True)
+    assert "novembre 2026" in page and "décembre 2026" in page and "7 décembre 2026" in page
