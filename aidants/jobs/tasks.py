@@ -9,8 +9,8 @@ from aidants.jobs.engine import celery
 
 @celery.task(name="aidants.deliver_outbox")
 def deliver_outbox() -> dict[str, int]:
-    """Deliver what is due in the outbox."""
-    sweep = delivery.deliver_due()
+    """Deliver what is due in the outbox (up to a thousand messages a sweep; the next sweep takes the rest)."""
+    sweep = delivery.deliver_due(limit=1000)
     return {"sent": sweep.sent, "retried": sweep.retried, "failed": sweep.failed}
 
 
