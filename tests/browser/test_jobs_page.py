@@ -40,7 +40,8 @@ def test_staff_jobs_page(live_server, browser_page, assert_accessible, assert_no
     assert_accessible(page)
 
     page.get_by_role("link", name="Lancer maintenant : Instantané quotidien des statistiques publiques").click()
-    page.get_by_role("heading", name="Lancer « Instantané quotidien des statistiques publiques » maintenant ?").wait_for()
+    title = "Lancer « Instantané quotidien des statistiques publiques » maintenant ?"
+    page.get_by_role("heading", name=title).wait_for()
     assert_accessible(page)
     page.get_by_role("button", name="Lancer maintenant").click()
     page.get_by_text("fait (snapshots : 1)").wait_for()
