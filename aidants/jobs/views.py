@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from aidants import clock
-from aidants.jobs import queries, runs, schedule
+from aidants.jobs import queries, runs, schedule, snapshots
 from aidants.jobs.models import DONE
 from aidants.outbox import services as outbox
 from aidants.outbox.models import STATUS_LABELS
@@ -31,6 +33,18 @@ def index() -> str:
                            every=schedule.DELIVERY_EVERY, counts=queries.outbox_counts(),
                            page=queries.outbox_page(status, page), status=status, status_labels=STATUS_LABELS,
                            form=ButtonForm())
+
+
+@bp.get("/point-de-controle.json")
+@staff_required
+def latest_checkpoint() -> Response:
+    """The latest signed journal checkpoint, to keep outside the database (`aidants journal verify --checkpoint`)."""
+    found = snapshots.latest_checkpoint()
+    if found is None:
+        abort(404)
+    response = Response(json.dumps(found, indent=2, sort_keys=True), mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="point-de-controle-{found["seq"]}.json"'
+    return response
 
 
 @bp.route("/<job>/lancer", methods=["GET", "POST"])

@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 from aidants import clock, db
 from aidants.jobs import delivery
 from aidants.jobs.models import JobRun
+from aidants.journal import checkpoint
 from aidants.journal.models import JournalEntry
 from aidants.outbox.models import PENDING, OutboxMessage
 from aidants.outbox.services import enqueue_mail
@@ -75,3 +76,13 @@ def test_the_forms_need_their_csrf_token(database_url: str, tmp_path, fixed_cloc
         assert db.session().scalar(sa.select(sa.func.count()).select_from(JobRun)) == 0
         assert client.post("/staff/travaux/messages/1/relancer").status_code == 400
     application.extensions["db_engine"].dispose()
+
+
+def test_staff_download_the_latest_journal_checkpoint(client: FlaskClient, app: Flask, fixed_clock) -> None:
+    _staff(client, fixed_clock)
+    assert client.get("/staff/travaux/point-de-controle.json").status_code == 404  # none taken yet
+    client.post("/staff/travaux/journal_checkpoint/lancer")
+    response = client.get("/staff/travaux/point-de-controle.json")
+    assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
+    document = response.get_json()
+    assert checkpoint.check(document, app.config["JOURNAL_SIGNING_KEY"]) is None
