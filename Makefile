@@ -40,12 +40,13 @@ run: install
 	@echo "  Le lien de connexion s'affiche ici et sur http://127.0.0.1:$(PORT)/dev/outbox"
 	@echo "  Bac à sable : http://127.0.0.1:$(SANDBOX_PORT)/sandbox/service/ (un service qui demande une identité)"
 	@echo
+	@echo "  Travaux planifiés et e-mails (équipe) : http://127.0.0.1:$(PORT)/staff/travaux"
+	@echo "  Serveur web, worker et planificateur démarrent ensemble ; Ctrl-C les arrête tous."
+	@echo
 	@# The FranceConnect sandbox and the demonstration service run in their own gunicorn (PORT+1), so that
 	@# their calls back into the service can never take its threads.
 	export $(SANDBOX_ENV); \
-	$(BIN)/gunicorn --workers 1 --threads 4 --bind 127.0.0.1:$(SANDBOX_PORT) sandbox_wsgi:app & sandbox=$$!; \
-	trap 'kill $$sandbox' EXIT; \
-	$(BIN)/gunicorn --workers $(WORKERS) --threads 4 --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
+	$(BIN)/aidants dev-run --port $(PORT) --web-workers $(WORKERS) --sandbox-port $(SANDBOX_PORT)
 
 ## make test: every test (SQLite by default; DATABASE_URL=postgresql+psycopg://… for PostgreSQL).
 test: install $(if $(wildcard tests/peers/package.json),tests/peers/node_modules/.installed)

@@ -42,6 +42,9 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
     csrf.init_app(app)
     babel.init_app(app)
     db.init_app(app)
+    from aidants.jobs import engine as jobs_engine
+
+    jobs_engine.init_app(app)
     _register_blueprints(app)
     return app
 
@@ -65,6 +68,9 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(journal_bp)
     app.register_blueprint(stats_bp)
+    from aidants.jobs.views import bp as jobs_bp
+
+    app.register_blueprint(jobs_bp)
     from aidants.habilitation.staff_views import bp as staff_habilitation_bp
     from aidants.habilitation.views import bp as habilitation_bp
 

@@ -217,6 +217,52 @@ for _command in (db_group, journal_group, create_organisation, create_aidant, im
     main.add_command(_command)
 
 
+@click.command("dev-run")
+@click.option("--port", default=5000, show_default=True)
+@click.option("--web-workers", default=2, show_default=True)
+@click.option("--sandbox-port", default=0, help="serve the FranceConnect sandbox there, in its own gunicorn (0: not)")
+@with_appcontext
+def dev_run(port: int, web_workers: int, sandbox_port: int) -> None:
+    """Web server, worker, scheduler (and the sandbox's own server) together (make run); Ctrl-C stops them all."""
+    from aidants.jobs import devrun
+
+    sys.exit(devrun.run(port, web_workers, Path(current_app.instance_path), sandbox_port))
+
+
+@click.group("jobs")
+def jobs_group() -> None:
+    """Scheduled jobs and outbox delivery."""
+
+
+@jobs_group.command("run")
+@click.argument("name")
+@with_appcontext
+@db.cli_unit_of_work()
+def jobs_run(name: str) -> None:
+    """Do a scheduled job's work for the current period now (nothing when already done)."""
+    from aidants.jobs import runs
+
+    try:
+        run = runs.run(name, clock.now())
+    except runs.UnknownJob:
+        _fail(f"Travail inconnu : {name}. Travaux : " + ", ".join(runs.schedule.JOBS))
+    click.echo("Déjà fait pour cette période." if run is None else f"{run.status} : {run.outcome}")
+
+
+@jobs_group.command("deliver")
+@with_appcontext
+def jobs_deliver() -> None:
+    """Deliver the due outbox messages once (what the worker does every 30 seconds)."""
+    from aidants.jobs import delivery
+
+    sweep = delivery.deliver_due()
+    click.echo(f"envoyés : {sweep.sent}, à réessayer : {sweep.retried}, en échec : {sweep.failed}")
+
+
+main.add_command(dev_run)
+main.add_command(jobs_group)
+
+
 def _register_oidc_commands() -> None:
     """The provider's commands live with the provider (the CLI, like create_app, composes the two packages)."""
     from oidc.provider.cli import clients_group

@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from aidants.jobs.settings import jobs_config
 from aidants.security import crypto
 
 ENVIRONMENTS = ("development", "test", "production")
@@ -200,6 +201,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         "HTTP_CONNECT_TIMEOUT": float(environ.get("HTTP_CONNECT_TIMEOUT", "3")),
         "SANDBOX_PROVIDER_URL": environ.get("SANDBOX_PROVIDER_URL", "").rstrip("/"),  # make run: the service
         **franceconnect_config(environ, production, found.secret_key),
+        **jobs_config(environ, instance_path, env),  # broker and outbox delivery (aidants/jobs/settings.py)
     }
 
 

@@ -1,14 +1,15 @@
-"""Development-only pages: the outbox of emails that were 'sent'. Never registered in production."""
+"""Development-only pages: the outbox (every queued email, sent or not). Never registered in production."""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from aidants import mail
+from aidants.outbox import services as outbox_services
+from aidants.outbox.models import STATUS_LABELS
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
 
 
 @bp.get("/outbox")
 def outbox() -> str:
-    return render_template("dev/outbox.html", messages=mail.outbox())
+    return render_template("dev/outbox.html", messages=outbox_services.latest(), labels=STATUS_LABELS)

@@ -2,8 +2,8 @@
 
 from aidants.accounts import models as accounts_models  # noqa: F401
 from aidants.habilitation import models as habilitation_models  # noqa: F401
+from aidants.jobs import models as jobs_models  # noqa: F401
 from aidants.journal import models as journal_models  # noqa: F401
-from aidants.mail import OutboxMessage  # noqa: F401
 from aidants.mandats import models as mandats_models  # noqa: F401
 from aidants.organisations import models as organisations_models  # noqa: F401
 from aidants.outbox import models as outbox_models  # noqa: F401

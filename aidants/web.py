@@ -276,7 +276,10 @@ def unexpected_error(error: Exception) -> Any:
 
 
 def healthz() -> tuple[dict[str, str], int, dict[str, str]]:
-    """200 when the database answers within a second, 503 otherwise; never waits for a writer (no lock taken)."""
+    """200 when the database answers within a second (``degraded`` without a broker: mail waits in the
+    outbox), 503 otherwise; never waits for a writer (no lock taken)."""
+    from aidants.jobs.engine import broker_status
+
     try:
         with db.engine().connect() as connection, connection.begin():  # SET LOCAL ends with this transaction
             if connection.dialect.name == "postgresql":
@@ -285,7 +288,9 @@ def healthz() -> tuple[dict[str, str], int, dict[str, str]]:
     except sa.exc.SQLAlchemyError:
         log.warning("health check: database unreachable")
         return {"status": "error", "database": "unreachable"}, 503, {"Retry-After": "10"}
-    return {"status": "ok", "database": "ok"}, 200, {"Cache-Control": "no-store"}
+    broker = broker_status()
+    return ({"status": "ok" if broker == "ok" else "degraded", "database": "ok", "broker": broker}, 200,
+            {"Cache-Control": "no-store"})
 
 
 def csp_report() -> tuple[str, int]:

@@ -13,12 +13,14 @@ from itertools import count
 from flask import Flask
 from flask.testing import FlaskClient
 
-from aidants import db, mail
+from aidants import db
 from aidants.accounts import cards, devices
 from aidants.accounts import services as accounts
 from aidants.accounts.models import Aidant, TotpDevice
 from aidants.organisations import services as organisations
 from aidants.organisations.models import Organisation
+from aidants.outbox import services as outbox
+from aidants.outbox.models import OutboxMessage
 from aidants.security import totp
 
 _numbers = count(1)
@@ -67,9 +69,14 @@ def make_aidant(now: dt.datetime, organisation: Organisation | None = None, emai
 LINK = re.compile(r"http://localhost(/connexion/lien/[\w-]+)")
 
 
+def emails(limit: int = 200) -> list[OutboxMessage]:
+    """The messages queued in the outbox (sent or not), newest first: what tests read emails from."""
+    return outbox.latest(limit)
+
+
 def last_login_path(email: str) -> str:
-    """The path of the last login link emailed to someone (from the development outbox)."""
-    for message in mail.outbox():
+    """The path of the last login link emailed to someone (from the outbox)."""
+    for message in emails():
         if message.recipient == email:
             found = LINK.search(message.body)
             assert found, message.body

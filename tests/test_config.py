@@ -201,7 +201,7 @@ def test_production_with_every_secret_serves_requests_under_gunicorn(database_ur
         # The connection waits in the listen queue until the worker has loaded the app: no sleeping needed.
         with urllib.request.urlopen(f"{address}/healthz", timeout=TIMEOUT) as response:  # noqa: S310 (local URL)
             assert response.status == 200
-            assert json.load(response) == {"status": "ok", "database": "ok"}
+            assert json.load(response) == {"status": "ok", "database": "ok", "broker": "ok"}
             assert "max-age" in response.headers["Strict-Transport-Security"]
     finally:
         watchdog.cancel()

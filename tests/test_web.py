@@ -18,7 +18,8 @@ from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
 from aidants import create_app, web
-from tests.conftest import PRODUCTION_SECRETS, build_app, require
+from aidants.jobs import delivery
+from tests.conftest import PRODUCTION_SECRETS, TEST_SECRETS, build_app, require
 from tests.factories import make_aidant, sign_in
 from tests.test_config import PRODUCTION_SETTINGS
 
@@ -117,7 +118,17 @@ def test_production_adds_hsts_and_secure_cookies(database_url, tmp_path, monkeyp
 def test_healthz_answers_200_when_the_database_answers(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    assert response.get_json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+def test_healthz_reports_a_broker_that_does_not_answer(database_url, tmp_path):
+    app = build_app(database_url, tmp_path, CELERY_BROKER_URL="redis://127.0.0.1:1/0")
+    try:
+        response = app.test_client().get("/healthz")
+        assert response.status_code == 200  # the web still works: mail waits in the outbox
+        assert response.get_json() == {"status": "degraded", "database": "ok", "broker": "unreachable"}
+    finally:
+        app.extensions["db_engine"].dispose()
 
 
 def unreachable_database_urls(database_url: str, tmp_path: Path) -> list[str]:
@@ -325,6 +336,8 @@ def test_no_template_holds_inline_script_or_style():
 def test_development_emails_go_to_the_console_and_the_outbox(client, fixed_clock, capsys):
     who = make_aidant(fixed_clock.now())
     client.post("/connexion", data={"email": who.aidant.email, "code": who.code(fixed_clock.now())})
+    assert "email to" not in capsys.readouterr().out  # the request only queues it
+    assert delivery.deliver_due().sent == 1  # what the worker's sweep does
     printed = capsys.readouterr().out
     link = re.search(r"http://localhost/connexion/lien/[\w-]+", printed)
     assert link and f"email to {who.aidant.email}" in printed

@@ -9,10 +9,11 @@ import segno
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from aidants import clock, db, errors, mail
+from aidants import clock, db, errors
 from aidants.accounts import devices
 from aidants.accounts import services as accounts
 from aidants.accounts.forms import CardForm, CodeForm, ConfirmForm, LoginForm
+from aidants.outbox.services import enqueue_mail
 from aidants.security import crypto
 from aidants.web import client_ip, external_url, login_required, render_error, safe_next, sensitive
 
@@ -45,14 +46,17 @@ def login() -> str | Response | tuple[str, int]:
     binding = session.get(BINDING) or crypto.new_token()
     session[BINDING] = binding  # the link will open a session in this browser only
     attempt = accounts.request_login(form.email.data, _code(form), client_ip(), now, target, binding)
+    if attempt.ok and attempt.aidant is not None and attempt.link_token is not None:
+        # Queued in the same transaction as the link itself: both or neither (a worker sends it).
+        link = external_url("accounts.login_link", token=attempt.link_token)
+        enqueue_mail(attempt.aidant.email, "Votre lien de connexion à Aidants Connect",
+                     render_template("auth/login_email.txt", aidant=attempt.aidant, link=link), now=now,
+                     kind="login_link")
     if attempt.retry_after:
         return render_template("auth/login.html", form=form, retry_after=attempt.retry_after), 429
     if not attempt.ok or attempt.aidant is None or attempt.link_token is None:
         form.form_errors.append(GENERIC_FAILURE)
         return render_template("auth/login.html", form=form), 200
-    link = external_url("accounts.login_link", token=attempt.link_token)
-    recipient, body = attempt.aidant.email, render_template("auth/login_email.txt", aidant=attempt.aidant, link=link)
-    db.after_commit(lambda: _send_link(recipient, body, now))
     return render_template("auth/link_sent.html", email=attempt.aidant.email)
 
 
@@ -97,20 +101,6 @@ def open_login_link() -> str | Response | tuple[str, int]:
         session["oidc_request"] = under_way
     flash(f"Bienvenue, {opened.aidant.first_name}.", "success")
     return redirect(safe_next(opened.next_url, url_for("accounts.dashboard")))
-
-
-def _send_link(recipient: str, body: str, now: dt.datetime) -> None:
-    """Sent once the link is committed; a mail server down or refusing answers a true page, not a 500."""
-    try:
-        mail.send(recipient, "Votre lien de connexion à Aidants Connect", body, now)
-    except (smtplib.SMTPException, OSError) as exc:
-        current_app.logger.warning("login link not sent: %s", type(exc).__name__)
-        raise errors.Unavailable(MAIL_DOWN, retry_after=60) from exc
-
-
-MAIL_DOWN = ("Le lien de connexion n'a pas pu vous être envoyé : le serveur de messagerie ne répond pas. "
-             "Votre code a servi ; attendez le code suivant de votre carte ou de votre application et "
-             "réessayez dans un instant.")
 
 
 def _link_unusable() -> tuple[str, int]:

@@ -11,12 +11,13 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from aidants import clock, db, mail
+from aidants import clock, db
 from aidants.habilitation import queries, review
 from aidants.habilitation.forms import ANSWERS, AnswerForm, ConfirmForm, FilterForm
 from aidants.habilitation.models import STATUS_LABELS, HabilitationRequest
 from aidants.habilitation.services import HabilitationError
 from aidants.organisations import services as organisations
+from aidants.outbox.services import enqueue_mail
 from aidants.web import external_url, staff_required
 
 bp = Blueprint("staff_habilitation", __name__, url_prefix="/staff/habilitations")
@@ -48,9 +49,8 @@ def _detail(found: HabilitationRequest, form: AnswerForm, status: int = 200) -> 
 
 
 def _email(recipient: str, subject: str, template: str, **context: Any) -> None:
-    """Rendered now, sent once the request's unit of work has committed (never for a rolled-back change)."""
-    body, now = render_template(template, **context), clock.now()
-    db.after_commit(lambda: mail.send(recipient, subject, body, now))
+    """Queue an email in the request's transaction: it leaves only if the request commits."""
+    enqueue_mail(recipient, subject, render_template(template, **context), now=clock.now(), kind="habilitation")
 
 
 @bp.get("")
@@ -98,6 +98,7 @@ def answer(uuid: str) -> Page:
         _email(acceptance.referent.email, "Votre structure est habilitée à Aidants Connect",
                "habilitation/emails/referent.txt", req=found, referent=acceptance.referent,
                login=external_url("accounts.login"))
+    db.commit()
     flash({
         "message": "Le message est envoyé au demandeur.",
         "changes_required": "Les modifications sont demandées ; le demandeur est prévenu par e-mail.",
@@ -124,6 +125,7 @@ def trained(uuid: str, aidant_id: int) -> Page:
         return redirect(url_for("staff_habilitation.detail", uuid=uuid))
     _email(aidant.email, "Votre compte Aidants Connect est activé", "habilitation/emails/aidant_activated.txt",
            aidant=aidant, organisation=found.organisation, login=external_url("accounts.login"))
+    db.commit()
     flash(f"La formation de {aidant.full_name} est notée : son compte est activé et un e-mail lui est envoyé. "
           "Son référent doit maintenant lui attribuer une carte ou l'aider à installer une application.", "success")
     return redirect(url_for("staff_habilitation.detail", uuid=uuid, _anchor="aidants"))

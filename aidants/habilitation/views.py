@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from aidants import clock, db, mail
+from aidants import clock, db
 from aidants.habilitation import queries
 from aidants.habilitation import services as habilitation
 from aidants.habilitation.forms import (
@@ -27,6 +27,7 @@ from aidants.habilitation.forms import (
     SubmitForm,
 )
 from aidants.habilitation.models import KINDS, STATUS_LABELS, TERMS_VERSION, HabilitationRequest
+from aidants.outbox.services import enqueue_mail
 from aidants.web import client_ip, external_url, render_error
 
 bp = Blueprint("habilitation", __name__, url_prefix="/habilitation")
@@ -86,9 +87,8 @@ def _request(uuid: str) -> HabilitationRequest:
 
 
 def _email(recipient: str, subject: str, template: str, **context: Any) -> None:
-    """Rendered now, sent once the request's unit of work has committed (never for a rolled-back change)."""
-    body, now = render_template(template, **context), clock.now()
-    db.after_commit(lambda: mail.send(recipient, subject, body, now))
+    """Queue an email in the request's transaction: it leaves only if the request commits."""
+    enqueue_mail(recipient, subject, render_template(template, **context), now=clock.now(), kind="habilitation")
 
 
 # --- access ----------------------------------------------------------------------------------------
@@ -103,13 +103,14 @@ def start() -> Page:
         return render_template("habilitation/start.html", form=form, signed_in=signed_in)
     now = clock.now()
     link = habilitation.request_access(form.email.data, client_ip(), now)
-    if link.retry_after:
-        return render_template("habilitation/start.html", form=form, signed_in=signed_in,
-                               retry_after=link.retry_after), 429
-    if link.token is not None:
+    if link.token is not None and not link.retry_after:
         _email(link.email, "Votre demande d'habilitation Aidants Connect : confirmez votre adresse",
                "habilitation/emails/access.txt", link=external_url("habilitation.access", token=link.token),
                start=external_url("habilitation.start"))
+    db.commit()
+    if link.retry_after:
+        return render_template("habilitation/start.html", form=form, signed_in=signed_in,
+                               retry_after=link.retry_after), 429
     return render_template("habilitation/link_sent.html", email=link.email)
 
 
@@ -368,5 +369,6 @@ def submit_step(uuid: str) -> Page:
         _email(current_app.config["STAFF_EMAIL"], "Nouvelle demande d'habilitation à examiner",
                "habilitation/emails/staff_new_request.txt", req=found,
                page=external_url("staff_habilitation.detail", uuid=uuid))
+    db.commit()
     flash("Votre demande est envoyée. L'équipe Aidants Connect vous répondra par e-mail.", "success")
     return redirect(url_for("habilitation.request_page", uuid=uuid))

@@ -2,6 +2,8 @@
 
 A worker delivers it after commit (at least once; the idempotency ``key`` lets delivery
 skip a message already sent). A rolled-back transaction leaves no row, so nothing is sent.
+A worker claims a row (``sending`` with a lease) before talking to SMTP; a worker that dies
+leaves the lease to expire and the row to be claimed again.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from aidants.db import Base
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+STATUS_LABELS = {PENDING: "En attente", SENDING: "En cours d'envoi", SENT: "Envoyé", FAILED: "Échec"}
 
 
 class OutboxMessage(Base):
@@ -34,7 +37,11 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[dt.datetime]
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
     sent_at: Mapped[dt.datetime | None]
+    # While ``sending``: the time after which another worker may take the row again.
+    lease_until: Mapped[dt.datetime | None]
 
     def is_due(self, now: dt.datetime) -> bool:
         """Whether a worker should try to deliver it now."""
+        if self.status == SENDING:
+            return self.lease_until is not None and self.lease_until <= now
         return self.status == PENDING and self.next_attempt_at <= now

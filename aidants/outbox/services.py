@@ -5,8 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+import sqlalchemy as sa
+
 from aidants import db
-from aidants.outbox.models import PENDING, OutboxMessage
+from aidants.journal import services as journal
+from aidants.outbox.models import FAILED, PENDING, OutboxMessage
+
+#: Set on a session whose transaction queued mail, so that its commit may wake a worker.
+NUDGE = "outbox_nudge"
+
+
+class OutboxError(Exception):
+    """A refused action on the outbox, with a French message."""
 
 
 def enqueue_mail(
@@ -29,6 +39,35 @@ def enqueue_mail(
         attempts=0,
         next_attempt_at=now,
     )
-    db.session().add(message)
+    session = db.session()
+    session.add(message)
+    session.flush()
+    session.info[NUDGE] = True
+    return message
+
+
+def enqueue_once(recipient: str, subject: str, body: str, *, now: dt.datetime, kind: str, key: str) -> bool:
+    """Like ``enqueue_mail``, but nothing when a message with this key exists already (jobs run again)."""
+    if db.session().scalar(sa.select(OutboxMessage.id).where(OutboxMessage.key == key)) is not None:
+        return False
+    enqueue_mail(recipient, subject, body, now=now, kind=kind, key=key)
+    return True
+
+
+def latest(limit: int = 50) -> list[OutboxMessage]:
+    """The latest messages, newest first (the development outbox page, and tests)."""
+    statement = sa.select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    return list(db.session().scalars(statement))
+
+
+def retry(message_id: int, *, staff_id: int, now: dt.datetime) -> OutboxMessage:
+    """Put a failed message back in the queue, due now, with fresh tries; journaled."""
+    message = db.session().get(OutboxMessage, message_id, with_for_update=True)
+    if message is None or message.status != FAILED:
+        raise OutboxError("Ce message n'est pas en échec : il n'y a rien à relancer.")
+    message.status, message.attempts, message.next_attempt_at = PENDING, 0, now
+    journal.append("retry_outbox_message", now=now, actor_kind="staff", aidant_id=staff_id,
+                   extra={"message": message.id, "kind": message.kind})
     db.session().flush()
+    db.session().info[NUDGE] = True
     return message

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, g, render_template, request
 from werkzeug.wrappers import Response
 
 from aidants import clock
+from aidants.jobs import snapshots
 from aidants.stats import csv_export
 from aidants.stats import services as stats
 from aidants.web import referent_required
@@ -24,7 +25,7 @@ def _render(template: str, figures: stats.Stats, **context: object) -> str:
 @bp.route("/stats")
 def public() -> str:
     """The service's figures, for anyone."""
-    return _render("stats/public.html", stats.public(clock.now()))
+    return _render("stats/public.html", stats.public(clock.now()), history=snapshots.monthly_history())
 
 
 @bp.route("/stats.csv")

@@ -148,6 +148,11 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("staff.transfer", "GET"): STAFF,
     ("staff.transfer_confirm", "POST"): STAFF_FORM,
     ("staff.transfer_do", "POST"): STAFF_ACTION,
+    ("jobs.index", "GET"): STAFF,
+    ("jobs.latest_checkpoint", "GET"): ("login", "forbidden", "forbidden", "forbidden", "forbidden", "hidden"),
+    ("jobs.run_now", "GET"): STAFF,
+    ("jobs.run_now", "POST"): STAFF_ACTION,
+    ("jobs.retry", "POST"): STAFF_ACTION,  # no failed message: refused with a notice, back to the page
     ("staff_habilitation.index", "GET"): STAFF,
     ("staff_habilitation.detail", "GET"): STAFF,
     ("staff_habilitation.trained", "POST"): STAFF_ACTION,

@@ -74,6 +74,8 @@ def open_session(client: FlaskClient, who: AidantWithDevice, now: dt.datetime) -
 PER_ENDPOINT = {
     "dsfr": {"filename": "dsfr.min.css"},
     "journal.checkpoint_note": {"checkpoint_id": 1},  # none yet in the world: 404 for staff
+    "jobs.run_now": {"job": "stats_snapshot"},
+    "jobs.retry": {"message_id": 1},
 }
 
 

@@ -11,10 +11,11 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from aidants import db, mail
+from aidants import db
 from aidants.habilitation.models import HabilitationRequest, Issuer
 from aidants.journal.models import JournalEntry
-from tests.factories import luhn_siret
+from aidants.outbox.models import OutboxMessage
+from tests.factories import emails, luhn_siret
 
 ACCESS_LINK = re.compile(r"http://localhost(/habilitation/acces/[\w-]+)")
 REQUEST_PATH = re.compile(r"/habilitation/demandes/([0-9a-f-]{36})/")
@@ -32,7 +33,7 @@ def new_siret() -> str:
 
 def last_access_path(email: str) -> str:
     """The path of the last access link emailed to an issuer (from the development outbox)."""
-    for message in mail.outbox():
+    for message in emails():
         if message.recipient == email and "/habilitation/acces/" in message.body:
             found = ACCESS_LINK.search(message.body)
             assert found, message.body
@@ -40,8 +41,8 @@ def last_access_path(email: str) -> str:
     raise AssertionError(f"no access link emailed to {email}")
 
 
-def emails_to(recipient: str) -> list[mail.OutboxMessage]:
-    return [message for message in mail.outbox(200) if message.recipient == recipient]
+def emails_to(recipient: str) -> list[OutboxMessage]:
+    return [message for message in emails() if message.recipient == recipient]
 
 
 @dataclass

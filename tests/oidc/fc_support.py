@@ -16,10 +16,10 @@ from flask import Blueprint, Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from aidants import clock, db, mail
+from aidants import clock, db
 from aidants.journal.models import JournalEntry
 from aidants.usagers.models import Usager
-from tests.factories import AidantWithDevice, make_aidant, sign_in
+from tests.factories import AidantWithDevice, emails, make_aidant, sign_in
 
 RECAP_PATH = "/mandats/recapitulatif"
 DRAFT = {"demarches": ["argent", "logement"], "duration": "short", "organisation_id": 0}
@@ -150,7 +150,7 @@ def sign_in_on(client: FlaskClient, who: AidantWithDevice, now: dt.datetime) -> 
     """Like tests.factories.sign_in, for an app whose links carry another host than localhost."""
     response = client.post("/connexion", data={"email": who.aidant.email, "code": who.code(now)})
     assert response.status_code == 200, response.get_data(as_text=True)
-    body = next(m.body for m in mail.outbox() if m.recipient == who.aidant.email)
+    body = next(m.body for m in emails() if m.recipient == who.aidant.email)
     found = ANY_LINK.search(body)
     assert found, body
     assert client.post(found.group(1)).status_code == 302

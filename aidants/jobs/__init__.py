@@ -1,0 +1,1 @@
+"""Background work: outbox delivery and the scheduled jobs, run by Celery workers."""

@@ -1,0 +1,21 @@
+"""The Celery tasks: thin calls into the delivery sweep and the period-keyed job runner."""
+
+from __future__ import annotations
+
+from aidants import clock
+from aidants.jobs import delivery, runs
+from aidants.jobs.engine import celery
+
+
+@celery.task(name="aidants.deliver_outbox")
+def deliver_outbox() -> dict[str, int]:
+    """Deliver what is due in the outbox (up to a thousand messages a sweep; the next sweep takes the rest)."""
+    sweep = delivery.deliver_due(limit=1000)
+    return {"sent": sweep.sent, "retried": sweep.retried, "failed": sweep.failed}
+
+
+@celery.task(name="aidants.run_job")
+def run_job(name: str) -> str:
+    """Do a scheduled job's work for the current period, unless it is done already."""
+    run = runs.run(name, clock.now())
+    return "skipped" if run is None else run.status
