@@ -59,7 +59,10 @@ def make_engine(url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"timeout": 15})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # No pre-ping: it costs a round trip at every checkout. A connection that the server dropped fails
+    # its request once; SQLAlchemy then invalidates it and the pool's older connections, and the next
+    # request connects afresh. Connections are also recycled before the server's idle limits.
+    return sa.create_engine(url, pool_pre_ping=False, pool_recycle=1800, pool_size=5, max_overflow=5)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

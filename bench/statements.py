@@ -82,20 +82,20 @@ def params(client_id: str) -> str:
                       "scope": SCOPE, "state": "s", "nonce": str(time.perf_counter_ns()), "acr_values": "eidas1"})
 
 
-def flow(client: FlaskClient, counter: Counter, figures: dict[str, list[tuple[int, float]]], client_id: str,
+def flow(client: FlaskClient, service: FlaskClient, counter: Counter, figures: dict[str, list[tuple[int, float]]], client_id: str,
          secret: str, choice: dict[str, str]) -> None:
     with counter.step(figures, "authorize"):
         reply = client.post(f"/authorize?{params(client_id)}", data=choice)
     assert reply.status_code == 302, reply.data[:300]
     code = parse_qs(urlsplit(reply.headers["Location"]).query)["code"][0]
     with counter.step(figures, "token"):
-        reply = client.post("/token", data={"grant_type": "authorization_code", "code": code,
+        reply = service.post("/token", data={"grant_type": "authorization_code", "code": code,
                                             "redirect_uri": REDIRECT_URI, "client_id": client_id,
                                             "client_secret": secret})
     assert reply.status_code == 200, reply.data[:300]
     access = reply.get_json()["access_token"]
     with counter.step(figures, "userinfo"):
-        reply = client.get("/userinfo", headers={"Authorization": f"Bearer {access}"})
+        reply = service.get("/userinfo", headers={"Authorization": f"Bearer {access}"})
     assert reply.status_code == 200, reply.data[:300]
 
 
@@ -117,7 +117,7 @@ def main() -> None:
             app = build_app(environ)
             counter = Counter()
             event.listen(app.extensions["db_engine"], "before_cursor_execute", counter)
-            client = app.test_client()
+            client, service = app.test_client(), app.test_client()  # the aidant's browser; the service (no cookie)
             aidant = aidants[0]
             sign_in(client, aidant.email, aidant.seed, aidant.last_step)
             page = client.get(f"/authorize?{params(client_id)}&usager={aidant.choices[0][0]}")
@@ -126,13 +126,13 @@ def main() -> None:
                        for u, x in aidant.choices]
             figures: dict[str, list[tuple[int, float]]] = {}
             for n in range(20):
-                flow(client, counter, {}, client_id, secret, choices[n % len(choices)])
+                flow(client, service, counter, {}, client_id, secret, choices[n % len(choices)])
             profiler = cProfile.Profile() if args.profile else None
             if profiler is not None:
                 profiler.enable()
             for n in range(args.flows):
                 counter.keep = n == args.flows - 1 and args.show_sql
-                flow(client, counter, figures, client_id, secret, choices[n % len(choices)])
+                flow(client, service, counter, figures, client_id, secret, choices[n % len(choices)])
             if profiler is not None:
                 profiler.disable()
             app.extensions["db_engine"].dispose()

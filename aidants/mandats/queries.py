@@ -218,6 +218,16 @@ def autorisation_with_mandat(autorisation_id: int) -> Autorisation | None:
     return db.session().scalars(statement).first()
 
 
+def usager_of_active_autorisation(autorisation_id: int, now: dt.datetime) -> Usager | None:
+    """The usager of an autorisation that may be used now (None once revoked or expired), in one statement:
+    read at each call, so a revocation takes effect at once."""
+    statement = (
+        sa.select(Usager).join(Autorisation, Autorisation.usager_id == Usager.id)
+        .where(Autorisation.id == autorisation_id, Autorisation.revoked_at.is_(None), Autorisation.expires_at > now)
+    )
+    return db.session().scalars(statement).first()
+
+
 def autorisation_is_active(autorisation_id: int, now: dt.datetime) -> bool:
     """Whether an autorisation may be used now: read from the database at each call, so a revocation
     takes effect at once."""
