@@ -82,8 +82,8 @@ def params(client_id: str) -> str:
                       "scope": SCOPE, "state": "s", "nonce": str(time.perf_counter_ns()), "acr_values": "eidas1"})
 
 
-def flow(client: FlaskClient, service: FlaskClient, counter: Counter, figures: dict[str, list[tuple[int, float]]], client_id: str,
-         secret: str, choice: dict[str, str]) -> None:
+def flow(client: FlaskClient, service: FlaskClient, counter: Counter, figures: dict[str, list[tuple[int, float]]],
+         client_id: str, secret: str, choice: dict[str, str]) -> None:
     with counter.step(figures, "authorize"):
         reply = client.post(f"/authorize?{params(client_id)}", data=choice)
     assert reply.status_code == 302, reply.data[:300]
