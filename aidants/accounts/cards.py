@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from aidants import db
 from aidants.accounts import devices
@@ -126,9 +127,14 @@ def _int(value: str | None, default: int, allowed: tuple[int, ...], name: str) -
 def _already_known(cards: list[CardRow]) -> Iterable[tuple[int, str]]:
     by_serial = {card.serial_number: card.line for card in cards}
     serials = list(by_serial)
-    for start in range(0, len(serials), BATCH):
-        chunk = serials[start : start + BATCH]
-        statement = sa.select(TotpDevice.serial_number).where(TotpDevice.serial_number.in_(chunk))
+    if db.is_postgresql():  # one array parameter: no statement with thousands of placeholders to build
+        wanted = sa.bindparam("serials", serials, type_=postgresql.ARRAY(sa.String))
+        statement = sa.select(TotpDevice.serial_number).where(TotpDevice.serial_number == sa.any_(wanted))
+        chunks = [statement]
+    else:
+        chunks = [sa.select(TotpDevice.serial_number).where(TotpDevice.serial_number.in_(serials[start:start + BATCH]))
+                  for start in range(0, len(serials), BATCH)]
+    for statement in chunks:
         for serial in db.session().scalars(statement):
             if serial is not None:
                 yield by_serial[serial], serial
