@@ -10,7 +10,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +40,8 @@ def lookup(siret: str, *, api_key: str, base_url: str, timeout: float) -> Establ
     """The establishment with this SIRET (14 digits, already checked), None when INSEE knows none."""
     if not (len(siret) == 14 and siret.isdigit()):
         raise ValueError("a SIRET is 14 digits")
+    import requests  # here, not at boot: few requests need it and it is slow to import
+
     try:
         response = requests.get(
             f"{base_url.rstrip('/')}/siret/{siret}",
