@@ -10,7 +10,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "https://api.insee.fr/api-sirene/3.11"
