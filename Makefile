@@ -27,6 +27,7 @@ tests/peers/node_modules/.installed: tests/peers/package.json tests/peers/packag
 	touch $@
 
 install: $(BIN)/.installed node_modules/.installed
+	$(BIN)/python -m compileall -q aidants oidc  # bytecode ahead: a worker does not compile at boot
 
 ## make run: development server with SQLite under instance/ and the demo dataset.
 run: install

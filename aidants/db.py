@@ -78,7 +78,10 @@ def make_engine(url: str, *, statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     options = f"-c statement_timeout={int(statement_timeout_ms)} -c lock_timeout={int(lock_timeout_ms)}"
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=5,
+    # No pre-ping: it costs a round trip at every checkout. A connection that the server dropped fails
+    # its request once; SQLAlchemy then invalidates it and the pool's older connections, and the next
+    # request connects afresh. Connections are also recycled before the server's idle limits.
+    return sa.create_engine(url, pool_pre_ping=False, pool_recycle=1800, pool_size=5, max_overflow=5, pool_timeout=5,
                             connect_args={"options": options, "connect_timeout": CONNECT_TIMEOUT_S})
 
 

@@ -38,6 +38,7 @@ from aidants import clock, create_app, db, migrate
 from aidants.accounts import devices
 from aidants.accounts import services as accounts
 from aidants.accounts.models import TotpDevice
+from aidants.mandats import queries as mandat_queries
 from aidants.organisations import services as organisations
 from aidants.security import totp
 
@@ -231,6 +232,27 @@ def bench_creation(app: Flask, client: FlaskClient, fixed: clock.FixedClock, cou
     print(f"mandate creation (recap POST)       {percentiles(samples)}")
 
 
+def random_cursors(app: Flask, count: int) -> list[dict[str, str]]:
+    """Cursors to pages anywhere in the list, as the "page suivante" links of earlier pages give them."""
+    with app.app_context():
+        total = db.session().scalar(sa.text("SELECT count(*) FROM mandat_usager")) or 1
+        found = []
+        for _ in range(count):
+            row = db.session().execute(sa.text(
+                "SELECT name_key, usager_id FROM mandat_usager ORDER BY name_key, usager_id OFFSET :o LIMIT 1"),
+                {"o": random.randrange(total)}).one()
+            found.append({"curseur": mandat_queries.encode_cursor("n", row.name_key, row.usager_id)})
+        return found
+
+
+def last_cursor(app: Flask) -> str:
+    """The cursor of the list's last page ("page précédente" from past the end)."""
+    with app.app_context():
+        row = db.session().execute(sa.text(
+            "SELECT name_key, usager_id FROM mandat_usager ORDER BY name_key DESC, usager_id DESC LIMIT 1")).one()
+        return mandat_queries.encode_cursor("p", row.name_key, row.usager_id + 1)
+
+
 def bench_pages(client: FlaskClient, label: str, queries: list[dict[str, str]]) -> None:
     samples = []
     for query in queries:
@@ -267,10 +289,9 @@ def main() -> None:
         print("database:", ", ".join(f"{n} {t}" for t, n in counts.items()))
         client = signed_in_client(app)
         client.get("/espace-aidant/usagers")  # warm-up: connections, templates
-        pages = max(1, counts["mandat_usager"] // 20)
         bench_pages(client, "list, page 1", [{}] * args.requests)
-        bench_pages(client, "list, random page", [{"page": str(random.randint(1, pages))}
-                                                  for _ in range(args.requests)])
+        bench_pages(client, "list, random page (cursor)", random_cursors(app, args.requests))
+        bench_pages(client, "list, last page (cursor)", [{"curseur": last_cursor(app)}] * args.requests)
         prefixes = [random.choice(FAMILY_HEADS).lower() + random.choice(FAMILY_TAILS)[:2] for _ in range(args.requests)]
         bench_pages(client, "search, family name prefix", [{"q": p} for p in prefixes])
         names = [f"{random.choice(GIVEN)} {random.choice(FAMILY_HEADS)}" for _ in range(args.requests)]

@@ -350,7 +350,8 @@ def main() -> None:
     version = json.loads(PEER_PACKAGE.read_text())["version"] if PEER_PACKAGE.exists() else "-"
     print(f"setting             {HOST} only; {args.concurrency} client threads, a new connection per request; "
           f"machine load (1 min) up to {load:.1f} on {os.cpu_count()} CPUs")
-    print(f"ours                gunicorn {args.workers} sync workers, {target.partition(':')[0]}, journal on each use")
+    print(f"ours                gunicorn {args.workers} workers as gunicorn.conf.py sets them (gthread, "
+          f"{os.environ.get('GUNICORN_THREADS', '4')} threads), {target.partition(':')[0]}, journal on each use")
     print(f"theirs              oidc-provider {version}, one node process, in-memory adapter, no journal")
     report(results)
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from aidants import db
 from aidants.accounts import devices
@@ -126,23 +127,48 @@ def _int(value: str | None, default: int, allowed: tuple[int, ...], name: str) -
 def _already_known(cards: list[CardRow]) -> Iterable[tuple[int, str]]:
     by_serial = {card.serial_number: card.line for card in cards}
     serials = list(by_serial)
-    for start in range(0, len(serials), BATCH):
-        chunk = serials[start : start + BATCH]
-        statement = sa.select(TotpDevice.serial_number).where(TotpDevice.serial_number.in_(chunk))
+    if db.is_postgresql():  # one array parameter: no statement with thousands of placeholders to build
+        wanted = sa.bindparam("serials", serials, type_=postgresql.ARRAY(sa.String))
+        statement = sa.select(TotpDevice.serial_number).where(TotpDevice.serial_number == sa.any_(wanted))
+        chunks = [statement]
+    else:
+        chunks = [sa.select(TotpDevice.serial_number).where(TotpDevice.serial_number.in_(serials[start:start + BATCH]))
+                  for start in range(0, len(serials), BATCH)]
+    for statement in chunks:
         for serial in db.session().scalars(statement):
             if serial is not None:
                 yield by_serial[serial], serial
 
 
-def store_cards(cards: list[CardRow], now: dt.datetime, aidant_id: int | None = None,
-                progress: Callable[[int], None] | None = None) -> int:
-    """Insert valid cards in stock (seeds encrypted), with one journal entry for the batch."""
-    if not cards:
-        return 0
-    session = db.session()
+_COPY_COLUMNS = ("kind", "serial_number", "status", "period", "digits", "drift", "seed_encrypted", "created_at")
+
+
+def _copy_cards(cards: list[CardRow], now: dt.datetime, progress: Callable[[int], None] | None) -> None:
+    """PostgreSQL: the rows through COPY, in the session's transaction (one stream instead of batches of
+    INSERT statements); the unique serial number is still enforced by the table."""
+    import psycopg  # PostgreSQL only
+
+    raw = db.session().connection().connection.driver_connection
+    assert raw is not None
+    columns = ", ".join(_COPY_COLUMNS)
+    statement = f"COPY totp_device ({columns}) FROM STDIN"  # our own column names only
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for start in range(0, len(cards), BATCH):
+                for card in cards[start : start + BATCH]:
+                    copy.write_row(("card", card.serial_number, "stock", card.period, card.digits, 0,
+                                    devices.encrypt_seed("card", card.seed), now))
+                if progress:
+                    progress(len(cards[start : start + BATCH]))
+    except psycopg.errors.IntegrityError as exc:  # a serial number imported meanwhile: as an INSERT would say
+        raise sa.exc.IntegrityError(statement, None, exc) from exc
+
+
+def _insert_cards(cards: list[CardRow], now: dt.datetime, progress: Callable[[int], None] | None) -> None:
+    """Other databases: multi-row INSERT statements, BATCH rows each."""
     for start in range(0, len(cards), BATCH):
         chunk = cards[start : start + BATCH]
-        session.execute(sa.insert(TotpDevice), [
+        db.session().execute(sa.insert(TotpDevice), [
             {
                 "kind": "card", "serial_number": card.serial_number, "status": "stock",
                 "period": card.period, "digits": card.digits, "drift": 0,
@@ -152,6 +178,18 @@ def store_cards(cards: list[CardRow], now: dt.datetime, aidant_id: int | None = 
         ])
         if progress:
             progress(len(chunk))
+
+
+def store_cards(cards: list[CardRow], now: dt.datetime, aidant_id: int | None = None,
+                progress: Callable[[int], None] | None = None) -> int:
+    """Insert valid cards in stock (seeds encrypted), with one journal entry for the batch."""
+    if not cards:
+        return 0
+    if db.is_postgresql():
+        _copy_cards(cards, now, progress)
+    else:
+        _insert_cards(cards, now, progress)
+    db.session().flush()
     journal.append("import_totp_cards", now=now, actor_kind="staff" if aidant_id else "system",
                    aidant_id=aidant_id, extra={"count": len(cards)})
     return len(cards)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import joinedload
 
 from aidants import db
 from aidants.accounts import devices, throttle
@@ -227,6 +228,7 @@ def authenticate(token: str, now: dt.datetime) -> AidantSession | None:
     """The valid session behind a cookie value; notes activity and staleness."""
     found = db.session().scalars(
         sa.select(AidantSession).where(AidantSession.token_hash == crypto.hash_token(token))
+        .options(joinedload(AidantSession.aidant).joinedload(Aidant.current_organisation))  # one round trip
     ).first()
     if found is None or not found.is_valid(now) or not found.aidant.is_active:
         return None

@@ -10,8 +10,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "https://api.insee.fr/api-sirene/3.11"
@@ -41,6 +39,8 @@ def lookup(siret: str, *, api_key: str, base_url: str, timeout: float | tuple[fl
     """The establishment with this SIRET (14 digits, already checked), None when INSEE knows none."""
     if not (len(siret) == 14 and siret.isdigit()):
         raise ValueError("a SIRET is 14 digits")
+    import requests  # here, not at boot: few requests need it and it is slow to import
+
     try:
         response = requests.get(
             f"{base_url.rstrip('/')}/siret/{siret}",

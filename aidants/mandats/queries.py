@@ -6,7 +6,9 @@ the aidant's current organisation, never an id taken from the request alone.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -95,6 +97,107 @@ def usager_page(organisation_id: int, now: dt.datetime, search: str = "", page: 
         for usager_id, expires_at, count in session.execute(statement):
             rows[usager_id].counts[status_of(expires_at, int(count or 0), now)] += 1
     return UsagerPage(list(rows.values()), total, page, per_page)
+
+
+#: The list counts its usagers up to this many, then says "more than" (counting is the one O(n) part).
+COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class UsagerFilters:
+    """What narrows the espace aidant's list; new filters (status tabs, birth date) are new fields here."""
+
+    search: str = ""
+
+    def conditions(self) -> list[sa.ColumnElement[bool]]:
+        name_filter = _name_filter(self.search)
+        return [] if name_filter is None else [name_filter]
+
+
+@dataclass(frozen=True)
+class UsagerWindow:
+    """One page of the list, reached by keyset: opaque cursors to the next and previous pages."""
+
+    rows: list[UsagerRow]
+    total: int  # capped at COUNT_CAP
+    next_cursor: str | None
+    prev_cursor: str | None
+
+    @property
+    def total_is_capped(self) -> bool:
+        return self.total >= COUNT_CAP
+
+
+def encode_cursor(direction: str, name_key: str, usager_id: int) -> str:
+    """An opaque position in the list: after (``n``) or before (``p``) one row of the order."""
+    raw = json.dumps([direction, name_key, usager_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[str, str, int] | None:
+    """The position a cursor names, or None for a missing or malformed one (the first page)."""
+    if not cursor or len(cursor) > 1200:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError:
+        return None
+    if (not isinstance(value, list) or len(value) != 3 or value[0] not in ("n", "p")
+            or not isinstance(value[1], str) or not isinstance(value[2], int) or isinstance(value[2], bool)):
+        return None
+    return value[0], value[1], value[2]
+
+
+def usager_window(organisation_id: int, now: dt.datetime, filters: UsagerFilters | None = None,
+                  cursor: str | None = None, per_page: int = PAGE_SIZE) -> UsagerWindow:
+    """The structure's usagers by name, one page after or before a cursor: an index range, whatever the page
+    (OFFSET would read every row before it)."""
+    conditions = [MandatUsager.organisation_id == organisation_id, *(filters or UsagerFilters()).conditions()]
+    session = db.session()
+    capped = sa.select(MandatUsager.usager_id).where(*conditions).limit(COUNT_CAP).subquery()
+    total = session.scalar(sa.select(sa.func.count()).select_from(capped)) or 0
+    position = decode_cursor(cursor)
+    order = (MandatUsager.name_key, MandatUsager.usager_id)
+    statement = sa.select(MandatUsager.usager_id, MandatUsager.name_key).where(*conditions)
+    backwards = position is not None and position[0] == "p"
+    if position is not None:  # organisation = x AND (name, id) > (…): PostgreSQL starts its index range there
+        key = sa.tuple_(*order)
+        bound = sa.tuple_(sa.literal(position[1]), sa.literal(position[2]))
+        statement = statement.where(key < bound if backwards else key > bound)
+    statement = statement.order_by(*(c.desc() for c in order) if backwards else order).limit(per_page + 1)
+    found = list(session.execute(statement))
+    more = len(found) > per_page
+    found = found[:per_page]
+    if backwards:
+        found.reverse()
+    if not found:  # a stale cursor (its rows gone): the first page
+        return usager_window(organisation_id, now, filters, None, per_page) if position else UsagerWindow(
+            [], total, None, None)
+    first, last = found[0], found[-1]
+    has_next = more if not backwards else True
+    has_prev = (more if backwards else position is not None)
+    rows = _rows_with_counts(organisation_id, [row.usager_id for row in found], now)
+    return UsagerWindow(rows, total,
+                        encode_cursor("n", last.name_key, last.usager_id) if has_next else None,
+                        encode_cursor("p", first.name_key, first.usager_id) if has_prev else None)
+
+
+def _rows_with_counts(organisation_id: int, ids: list[int], now: dt.datetime) -> list[UsagerRow]:
+    """The usagers of a page, in its order, with the count of their mandates by status (two statements)."""
+    session = db.session()
+    usagers = {u.id: u for u in session.scalars(sa.select(Usager).where(Usager.id.in_(ids)))}
+    rows = {usager_id: UsagerRow(usagers[usager_id]) for usager_id in ids if usager_id in usagers}
+    unrevoked = sa.func.sum(sa.case((Autorisation.revoked_at.is_(None), 1), else_=0))
+    statement = (
+        sa.select(Mandat.usager_id, Mandat.expires_at, unrevoked)
+        .join(Autorisation, Autorisation.mandat_id == Mandat.id)
+        .where(Mandat.organisation_id == organisation_id, Mandat.usager_id.in_(ids))
+        .group_by(Mandat.id, Mandat.usager_id, Mandat.expires_at)
+    )
+    for usager_id, expires_at, count in session.execute(statement):
+        if usager_id in rows:
+            rows[usager_id].counts[status_of(expires_at, int(count or 0), now)] += 1
+    return list(rows.values())
 
 
 def usager_in_organisation(usager_id: int, organisation_id: int) -> Usager | None:
@@ -214,6 +317,16 @@ def autorisation_with_mandat(autorisation_id: int) -> Autorisation | None:
         sa.select(Autorisation).where(Autorisation.id == autorisation_id)
         .options(joinedload(Autorisation.mandat).joinedload(Mandat.usager),
                  joinedload(Autorisation.mandat).joinedload(Mandat.organisation))
+    )
+    return db.session().scalars(statement).first()
+
+
+def usager_of_active_autorisation(autorisation_id: int, now: dt.datetime) -> Usager | None:
+    """The usager of an autorisation that may be used now (None once revoked or expired), in one statement:
+    read at each call, so a revocation takes effect at once."""
+    statement = (
+        sa.select(Usager).join(Autorisation, Autorisation.usager_id == Usager.id)
+        .where(Autorisation.id == autorisation_id, Autorisation.revoked_at.is_(None), Autorisation.expires_at > now)
     )
     return db.session().scalars(statement).first()
 

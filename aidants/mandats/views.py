@@ -240,11 +240,8 @@ def status_json(uuid: str) -> Response:
 @login_required
 def usagers() -> Page:
     form = SearchForm(request.args)
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
-    found = queries.usager_page(_organisation_id(), clock.now(), search=(form.q.data or "")[:100], page=page)
+    filters = queries.UsagerFilters(search=(form.q.data or "")[:100])
+    found = queries.usager_window(_organisation_id(), clock.now(), filters, request.args.get("curseur"))
     return render_template("mandats/usagers.html", form=form, page=found)
 
 

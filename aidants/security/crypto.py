@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -46,6 +47,12 @@ def b64encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
+@functools.lru_cache(maxsize=32)
+def _cipher(key: bytes) -> AESGCM:
+    """One AES-GCM object per key: setting up the key schedule costs more than sealing a seed."""
+    return AESGCM(key)
+
+
 @dataclass(frozen=True)
 class KeyRing:
     """AES-GCM keys by id; the first one encrypts."""
@@ -79,7 +86,7 @@ class KeyRing:
         """Encrypt with the current key; ``context`` is bound as associated data."""
         kid, key = self.keys[0]
         nonce = os.urandom(_NONCE_BYTES)
-        return f"{kid}:{b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext, context))}"
+        return f"{kid}:{b64encode(nonce + _cipher(key).encrypt(nonce, plaintext, context))}"
 
     def decrypt(self, token: str, context: bytes) -> bytes:
         """Decrypt a value written by ``encrypt`` with any key of the ring."""
@@ -94,7 +101,7 @@ class KeyRing:
         if len(raw) < _NONCE_BYTES + _TAG_BYTES:
             raise DecryptionError("ciphertext too short")
         try:
-            return AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context)
+            return _cipher(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context)
         except InvalidTag as exc:
             raise DecryptionError("ciphertext altered or wrong key") from exc
 

@@ -34,6 +34,11 @@ class InvalidJWT(ValueError):
     """A token that is malformed, not signed by one of our published keys, or outside its validity."""
 
 
+def import_private(private_pem: str, alg: str) -> ECKey | RSAKey:
+    """A private key ready to sign (importing costs far more than an ES256 signature: callers keep it)."""
+    return _import_private(private_pem, alg)
+
+
 def _import_private(private_pem: str, alg: str) -> ECKey | RSAKey:
     if alg == "ES256":
         return ECKey.import_key(private_pem)
@@ -117,8 +122,8 @@ def sign_jwt(claims: dict[str, Any], alg: str = "ES256", *, typ: str = "JWT", no
     from aidants.signing import services as signing
 
     moment = now or clock.now()
-    key = signing.current_key(alg, moment)
-    return sign_with(signing.private_pem(key), key.kid, key.alg, claims, typ=typ)
+    kid, key = signing.signer(alg, moment)
+    return jwt.encode({"alg": alg, "kid": kid, "typ": typ}, claims, key, algorithms=[alg])
 
 
 def public_jwks(now: dt.datetime | None = None) -> dict[str, Any]:

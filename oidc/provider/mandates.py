@@ -51,6 +51,11 @@ def active_offers(usager_id: int, organisation_id: int, now: dt.datetime,
     return sorted(found, key=lambda offer: DEMARCHES.index(offer.demarche))
 
 
+def usager_if_active(autorisation_id: int, now: dt.datetime) -> Usager | None:
+    """The usager behind an autorisation that may still be used, else None (one statement)."""
+    return queries.usager_of_active_autorisation(autorisation_id, now)
+
+
 def autorisation_is_active(autorisation_id: int, now: dt.datetime) -> bool:
     """Whether an autorisation may still be used: not revoked, its mandate not expired."""
     return queries.autorisation_is_active(autorisation_id, now)

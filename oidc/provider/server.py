@@ -18,7 +18,8 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.grants import OpenIDCode
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context, request
+from sqlalchemy.orm import joinedload
 
 from aidants import clock, db
 from aidants.accounts.models import Aidant
@@ -49,10 +50,21 @@ class Choice:
         return self.usager.id
 
 
+def _per_request(name: str) -> dict[Any, Any]:
+    """A memo that lives as long as the HTTP request (a fresh one outside requests)."""
+    if not has_request_context():
+        return {}
+    memo: dict[Any, Any] = request.environ.setdefault(f"aidants.{name}", {})
+    return memo
+
+
 def query_client(client_id: str) -> OidcClient | None:
-    """An active client by its public identifier."""
-    statement = sa.select(OidcClient).where(OidcClient.client_id == client_id, OidcClient.is_active.is_(True))
-    return db.session().scalars(statement).first()
+    """An active client by its public identifier, read once per request (authlib asks several times)."""
+    known: dict[str, OidcClient | None] = _per_request("oidc_clients")
+    if client_id not in known:
+        statement = sa.select(OidcClient).where(OidcClient.client_id == client_id, OidcClient.is_active.is_(True))
+        known[client_id] = db.session().scalars(statement).first()
+    return known[client_id]
 
 
 def save_token(token: dict[str, Any], request: Any) -> None:
@@ -101,33 +113,40 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         db.session().flush()
 
     def query_authorization_code(self, code: str, client: OidcClient) -> OidcAuthorization | None:
-        now = clock.now()
-        found = db.session().scalars(
-            sa.select(OidcAuthorization).where(OidcAuthorization.code_hash == crypto.hash_token(code))
+        """Claim the code by one conditional UPDATE that returns the row; only a refused claim reads more."""
+        now, code_hash = clock.now(), crypto.hash_token(code)
+        claimed = db.session().scalars(
+            sa.update(OidcAuthorization)
+            .where(OidcAuthorization.code_hash == code_hash, OidcAuthorization.client_pk == client.id,
+                   OidcAuthorization.used_at.is_(None))
+            .values(used_at=now).returning(OidcAuthorization)
+            .execution_options(synchronize_session=False, populate_existing=True)
         ).first()
-        if found is None or found.client_pk != client.id:
-            return None
-        # Claimed (or its replay's revocation written) in a transaction of its own: the token
-        # error that follows a replay rolls the request back, never the revocation.
-        with db.independent_transaction() as claiming:
-            claimed = claiming.execute(
-                sa.update(OidcAuthorization)
-                .where(OidcAuthorization.id == found.id, OidcAuthorization.used_at.is_(None))
-                .values(used_at=now).execution_options(synchronize_session=False)
-            ).rowcount  # type: ignore[attr-defined]
-            if claimed != 1:
+        if claimed is not None:
+            return None if claimed.is_expired_at(now) else claimed
+        # Unknown, another client's, or a replay. The claim matched no row: end this transaction (it
+        # wrote nothing), so that a replay's revocation commits on its own — the token error that
+        # follows rolls the request back, never the revocation (SQLite has a single writer).
+        db.session().rollback()
+        found = db.session().scalars(
+            sa.select(OidcAuthorization).where(OidcAuthorization.code_hash == code_hash)
+        ).first()
+        if found is not None and found.client_pk == client.id:  # already used: a replay
+            with db.independent_transaction():
                 revoke_issued(found, now)
-        if claimed != 1:
-            return None
-        return None if found.is_expired_at(now) else found
+        return None
 
     def delete_authorization_code(self, authorization_code: OidcAuthorization) -> None:
         """Nothing to do: the code was claimed when it was read."""
 
     def authenticate_user(self, authorization_code: OidcAuthorization) -> OidcAuthorization | None:
-        """The identity is given only while the autorisation is still active."""
-        if not mandates.autorisation_is_active(authorization_code.autorisation_id, clock.now()):
+        """The identity is given only while the autorisation is still active (the usager is read with it,
+        once, for the ID token)."""
+        usager = mandates.usager_if_active(authorization_code.autorisation_id, clock.now())
+        if usager is None:
             return None
+        # Held for the request: the session's identity map keeps objects weakly, and the ID token reads it.
+        _per_request("usagers")[usager.id] = usager
         return authorization_code
 
 
@@ -145,9 +164,13 @@ class OpenIDExtension(OpenIDCode):
     """OpenID Connect on the code grant: nonce required and single use, ID token signed by our keys."""
 
     def exists_nonce(self, nonce: str, request: Any) -> bool:
-        statement = sa.select(OidcAuthorization.id).where(
-            OidcAuthorization.client_pk == request.client.id, OidcAuthorization.nonce == nonce)
-        return db.session().scalars(statement.limit(1)).first() is not None
+        """Whether the client already used this nonce; asked once per request (authlib validates twice)."""
+        known: dict[tuple[int, str], bool] = _per_request("oidc_nonces")
+        if (request.client.id, nonce) not in known:
+            statement = sa.select(OidcAuthorization.id).where(
+                OidcAuthorization.client_pk == request.client.id, OidcAuthorization.nonce == nonce)
+            known[request.client.id, nonce] = db.session().scalars(statement.limit(1)).first() is not None
+        return known[request.client.id, nonce]
 
     def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
         return tokens.id_token(request.authorization_code, token["access_token"], clock.now())
@@ -164,8 +187,10 @@ class TokenValidator(BearerTokenValidator):
     """Access tokens by hash, valid for 60 s, unless revoked."""
 
     def authenticate_token(self, token_string: str) -> OidcToken | None:
+        """The token with its authorization and client, in one statement."""
         return db.session().scalars(
             sa.select(OidcToken).where(OidcToken.token_hash == crypto.hash_token(token_string))
+            .options(joinedload(OidcToken.authorization).joinedload(OidcAuthorization.client))
         ).first()
 
     def validate_token(self, token: OidcToken | None, scopes: Any, request: Any) -> None:

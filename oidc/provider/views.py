@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from aidants import clock, csrf, db
 from aidants.accounts import services as accounts
-from aidants.usagers.models import Usager
+from aidants.security import jose
 from oidc.provider import authorize as rules
 from oidc.provider import claims, logout, mandates, server, tokens
 from oidc.provider.models import OidcToken
@@ -195,10 +195,9 @@ def userinfo() -> Any:
     except OAuth2Error as error:
         return _bearer_error(error)
     authorization, now = found.authorization, clock.now()
-    if not mandates.autorisation_is_active(authorization.autorisation_id, now):
+    usager = mandates.usager_if_active(authorization.autorisation_id, now)
+    if usager is None:
         return _bearer_error(InvalidTokenError(description="The mandate behind this token is no longer active."))
-    usager = db.session().get(Usager, authorization.usager_id)
-    assert usager is not None
     info = claims.userinfo(authorization.client.client_id, usager, found.scope)
     server.journal_use(authorization, now, "userinfo")
     if authorization.client.userinfo_alg:

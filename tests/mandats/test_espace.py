@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 
 from aidants import db
@@ -44,18 +45,51 @@ def test_search_matches_the_start_of_any_word_without_accents_or_case(desk):
     assert "Aucun usager ne correspond" in desk.client.get("/espace-aidant/usagers?q=zzz").get_data(as_text=True)
 
 
-def test_pagination(desk):
-    for n in range(25):
+def link(page: str, rel: str) -> str | None:
+    found = re.search(rf'href="([^"]+)" rel="{rel}"', page)
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_pagination_by_cursor_next_and_previous(desk):
+    for n in range(45):
         usager = make_usager(desk.clock.now(), "Usager", f"Nom{n:02d}")
         db.session().add(usager)
         create_mandat(desk.client, desk.aidant, usager, ["papiers"], desk.clock)
     first = desk.client.get("/espace-aidant/usagers").get_data(as_text=True)
-    second = desk.client.get("/espace-aidant/usagers?page=2").get_data(as_text=True)
-    assert len(names_on(first)) == 20 and len(names_on(second)) == 5
-    assert names_on(first)[0] == "Nom00 Usager" and names_on(second)[-1] == "Nom24 Usager"
-    assert "page 2 sur 2" in second and 'rel="prev"' in second and 'rel="next"' in first
-    assert names_on(desk.client.get("/espace-aidant/usagers?page=99").get_data(as_text=True)) == names_on(second)
-    assert desk.client.get("/espace-aidant/usagers?page=abc").status_code == 200
+    assert names_on(first) == [f"Nom{n:02d} Usager" for n in range(20)] and "45 usagers" in first
+    assert link(first, "prev") is None and "curseur=" in (link(first, "next") or "")
+    second = desk.client.get(link(first, "next")).get_data(as_text=True)
+    assert names_on(second) == [f"Nom{n:02d} Usager" for n in range(20, 40)]
+    third = desk.client.get(link(second, "next")).get_data(as_text=True)
+    assert names_on(third) == [f"Nom{n:02d} Usager" for n in range(40, 45)] and link(third, "next") is None
+    back = desk.client.get(link(third, "prev")).get_data(as_text=True)
+    assert names_on(back) == names_on(second)
+    assert names_on(desk.client.get(link(back, "prev")).get_data(as_text=True)) == names_on(first)
+    # A row added before the cursor's position does not shift the next page (OFFSET would repeat a name).
+    create_mandat(desk.client, desk.aidant, make_usager(desk.clock.now(), "Usager", "Aaa"), ["papiers"], desk.clock)
+    assert names_on(desk.client.get(link(first, "next")).get_data(as_text=True)) == names_on(second)
+    # The cursor keeps the search; a malformed cursor is the first page, never an error.
+    searched = desk.client.get("/espace-aidant/usagers", query_string={"q": "usager"}).get_data(as_text=True)
+    assert "q=usager" in (link(searched, "next") or "")
+    for bad in ["abc", "W10", "WyJuIiwxLDJd", "!!", "x" * 2000]:
+        response = desk.client.get("/espace-aidant/usagers", query_string={"curseur": bad})
+        assert response.status_code == 200 and names_on(response.get_data(as_text=True))[0] == "Aaa Usager"
+
+
+def test_cursors_are_opaque_positions_in_the_order():
+    cursor = queries.encode_cursor("n", "dupont jeanne", 42)
+    assert "dupont" not in cursor and queries.decode_cursor(cursor) == ("n", "dupont jeanne", 42)
+    assert queries.decode_cursor(queries.encode_cursor("x", "a", 1)) is None
+    assert queries.decode_cursor(None) is None and queries.decode_cursor("") is None
+
+
+def test_the_count_stops_at_its_cap(desk, monkeypatch):
+    monkeypatch.setattr(queries, "COUNT_CAP", 3)
+    for n in range(4):
+        create_mandat(desk.client, desk.aidant, make_usager(desk.clock.now(), "Usager", f"Cap{n}"), ["papiers"],
+                      desk.clock)
+    page = desk.client.get("/espace-aidant/usagers").get_data(as_text=True)
+    assert "Plus de 3 usagers" in page and len(names_on(page)) == 4
 
 
 def test_a_usagers_page_and_a_mandates_detail_with_its_journal(desk):

@@ -108,3 +108,42 @@ def test_the_rotation_command(app, fixed_clock):
     assert len(keys) == 2 and keys[0].retire_after is not None and keys[1].retire_after is None
     assert keys[1].sign_from == fixed_clock.now() + signing.PUBLISH_AHEAD
     assert app.test_cli_runner().invoke(keys_group, ["rotate", "--alg", "HS256"]).exit_code != 0
+
+
+def count_statements(app):
+    seen: list[str] = []
+    sa.event.listen(db.engine(), "before_cursor_execute", lambda *args: seen.append(args[2]))
+    return seen
+
+
+def test_a_process_signs_from_its_key_cache_and_sees_a_rotation_within_its_ttl(app, fixed_clock):
+    t0 = fixed_clock.now()
+    first = kid_of(jose.sign_jwt({"a": 1}, now=t0))
+    db.session().commit()
+    db.session().info.clear()  # a new request's session: nothing uncommitted
+    jose.sign_jwt({"a": 1}, now=t0)  # fills the cache from committed rows
+    seen = count_statements(app)
+    assert kid_of(jose.sign_jwt({"a": 2}, now=t0 + dt.timedelta(seconds=1))) == first
+    assert seen == []  # neither the key row nor its decryption: the imported key is kept
+    # A rotation by another process (the CLI), committed: seen once the cache is older than its TTL,
+    # long before the new key may sign.
+    new = signing.rotate("ES256", t0)
+    db.session().commit()
+    db.session().info.clear()
+    assert signing.KEY_CACHE_TTL < signing.PUBLISH_AHEAD
+    assert kid_of(jose.sign_jwt({"a": 3}, now=t0 + signing.KEY_CACHE_TTL)) == first
+    assert kid_of(jose.sign_jwt({"a": 4}, now=t0 + signing.PUBLISH_AHEAD)) == new.kid
+    assert jose.verify_jwt(jose.sign_jwt({"x": 5}, now=t0 + signing.PUBLISH_AHEAD),
+                           now=t0 + signing.PUBLISH_AHEAD)["x"] == 5
+
+
+def test_a_key_created_then_rolled_back_is_not_kept_by_the_cache(app, fixed_clock):
+    now = fixed_clock.now()
+    lost = kid_of(jose.sign_jwt({"a": 1}, now=now))
+    assert kid_of(jose.sign_jwt({"a": 1}, now=now)) == lost  # the same transaction signs with it again
+    db.session().rollback()
+    db.session().info.clear()
+    kept = kid_of(jose.sign_jwt({"a": 2}, now=now))
+    db.session().commit()
+    assert kept != lost
+    assert [k.kid for k in db.session().scalars(sa.select(SigningKey))] == [kept]
