@@ -141,7 +141,7 @@ def test_a_card_assigned_by_serial_signs_in_only_once_validated_by_a_code(world:
     row = card.row()
     assert (row.status, row.aidant_id) == ("stock", aidant.id)
     assert devices.check_aidant_code(aidant, card.shows(now), now) is None  # not validated yet: no sign-in
-    assert last_entry().extra == {"referent_id": referent.id, "serial_number": "SN-0001"}
+    assert last_entry().extra == {"referent_id": referent.id, "serial_number": "SN0001"}
 
     refused(lambda: services.validate_card(referent, world.a, aidant, card.shows(now, 40), now),
             "ne correspond pas")
@@ -205,7 +205,7 @@ def test_retiring_a_lost_card_stops_it_and_a_mistaken_one_goes_back_to_stock(wor
     world.clock.advance(seconds=60)
     assert devices.check_aidant_code(aidant, card.shows(world.now()), world.now()) is None
     assert last_entry().extra == {"referent_id": referent.id, "reason": "lost", "status": "retired",
-                                  "device_id": row.id, "kind": "card", "serial_number": "SN-PERDUE"}
+                                  "device_id": row.id, "kind": "card", "serial_number": "SNPERDUE"}
     refused(lambda: services.retire_device(referent, world.a, aidant, card.row(), "other", now), "plus actif")
 
     Card("SN-ERREUR", now)
