@@ -51,6 +51,9 @@ def _register_blueprints(app: Flask) -> None:
 
     web.init_app(app)
     app.register_blueprint(accounts_bp)
+    from aidants.accounts.activation_views import bp as activation_bp
+
+    app.register_blueprint(activation_bp)
     from aidants.mandats.views import bp as mandats_bp
     from aidants.signing.views import bp as keys_bp
 

@@ -47,6 +47,11 @@ def _detail(found: HabilitationRequest, form: AnswerForm, status: int = 200) -> 
     return (body, status) if status != 200 else body
 
 
+def activation_url(token: str) -> str:
+    """The absolute URL of an activation link."""
+    return external_url("activation.open_link", token=token)
+
+
 def _email(recipient: str, subject: str, template: str, **context: Any) -> None:
     mail.send(recipient, subject, render_template(template, **context), clock.now())
 
@@ -83,7 +88,7 @@ def answer(uuid: str) -> Page:
             review.post_message(found, g.aidant, form.body.data or "", now)
             acceptance = None
         else:
-            acceptance = review.decide(found, g.aidant, action, form.body.data or "", now)
+            acceptance = review.decide(found, g.aidant, action, form.body.data or "", now, link_for=activation_url)
     except HabilitationError as error:
         db.session().rollback()
         form.form_errors.append(str(error))
@@ -93,7 +98,7 @@ def answer(uuid: str) -> Page:
                "page": external_url("habilitation.request_page", uuid=uuid),
                "start": external_url("habilitation.start")}
     _email(found.issuer.email, SUBJECTS[action], "habilitation/emails/answer.txt", **context)
-    if acceptance is not None and acceptance.referent_created:
+    if acceptance is not None and acceptance.referent_created and not acceptance.activation_sent:
         _email(acceptance.referent.email, "Votre structure est habilitée à Aidants Connect",
                "habilitation/emails/referent.txt", req=found, referent=acceptance.referent,
                login=external_url("accounts.login"))
@@ -116,15 +121,19 @@ def trained(uuid: str, aidant_id: int) -> Page:
     if not form.validate_on_submit():
         abort(400)
     try:
-        aidant = review.mark_trained(found, aidant_id, g.aidant, clock.now())
+        aidant, link_sent = review.mark_trained(found, aidant_id, g.aidant, clock.now(), link_for=activation_url)
     except HabilitationError as error:
         db.session().rollback()
         flash(str(error), "error")
         return redirect(url_for("staff_habilitation.detail", uuid=uuid))
     db.commit()
+    if link_sent:
+        flash(f"La formation de {aidant.full_name} est notée : un lien d'activation lui est envoyé par e-mail "
+              "(valable 7 jours) pour installer une application ou activer sa carte.", "success")
+        return redirect(url_for("staff_habilitation.detail", uuid=uuid, _anchor="aidants"))
     _email(aidant.email, "Votre compte Aidants Connect est activé", "habilitation/emails/aidant_activated.txt",
            aidant=aidant, organisation=found.organisation, login=external_url("accounts.login"))
-    flash(f"La formation de {aidant.full_name} est notée : son compte est activé et un e-mail lui est envoyé. "
-          "Son référent doit maintenant lui attribuer une carte ou l'aider à installer une application.", "success")
+    flash(f"La formation de {aidant.full_name} est notée : son compte est activé et un e-mail lui est envoyé.",
+          "success")
     return redirect(url_for("staff_habilitation.detail", uuid=uuid, _anchor="aidants"))
 

@@ -32,6 +32,7 @@ INVALID = ("invalid",) * 6
 UNAUTHORIZED = ("unauthorized",) * 6
 SIGNED_IN_INVALID = ("login", "invalid", "invalid", "invalid", "invalid", "invalid")
 ANONYMOUS_ONLY = ("ok", "redirect", "redirect", "redirect", "redirect", "redirect")
+GONE = ("error-410",) * 6  # an activation link or path that is not (or no longer) usable
 
 EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     # public
@@ -50,6 +51,17 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("mandats.status_json", "GET"): ANY,
     ("stats.public", "GET"): ANY,
     ("stats.public_csv", "GET"): ANY,
+    # activation: the emailed link, then the path in that browser (none here)
+    ("activation.open_link", "GET"): GONE,
+    ("activation.open_link", "POST"): GONE,
+    ("activation.step", "GET"): GONE,
+    ("activation.existing", "POST"): GONE,
+    ("activation.enrol_app", "GET"): GONE,
+    ("activation.enrol_app", "POST"): GONE,
+    ("activation.activate_card", "GET"): GONE,
+    ("activation.activate_card", "POST"): GONE,
+    ("activation.conditions", "GET"): GONE,
+    ("activation.conditions", "POST"): GONE,
     # the aidant's own space
     ("accounts.reverify", "GET"): SIGNED_IN,
     ("accounts.reverify", "POST"): SIGNED_IN,
