@@ -126,7 +126,7 @@ def _new_person(organisation: Organisation, *, co_referent: bool) -> Page:
                 person = services.request_aidant(
                     g.aidant, organisation, first_name=form.first_name.data, last_name=form.last_name.data,
                     email=form.email.data, profession=form.profession.data, now=now,
-                    aidant_type=form.aidant_type.data)  # type: ignore[attr-defined]
+                    aidant_type=form.aidant_type.data)
         except ReferentError as exc:
             _refused(exc, form)
         else:
