@@ -35,14 +35,13 @@ run: install
 	$(BIN)/aidants demo
 	@echo
 	@echo "  Aidants Connect (développement) : http://127.0.0.1:$(PORT)"
-	@echo "  Comptes de démonstration : camille@demo.example.org, louis@demo.example.org"
-	@echo "                             referente@demo.example.org"
-	@echo "  Code du moment : $(BIN)/aidants totp-code camille@demo.example.org"
-	@echo "  Le lien de connexion s'affiche ici et sur http://127.0.0.1:$(PORT)/dev/outbox"
+	@echo "  Se connecter : http://127.0.0.1:$(PORT)/connexion avec l'une des adresses ci-dessus et le code du moment :"
+	@echo "      $(BIN)/aidants totp-code camille@demo.example.org     (la carte de Louis : louis@demo.example.org)"
+	@echo "  Le lien de connexion s'affiche ici, entre deux lignes « --- », et sur http://127.0.0.1:$(PORT)/dev/outbox"
+	@echo "  (le journal des requêtes va dans instance/access.log, pour que ces liens restent lisibles)."
 	@echo "  Bac à sable : http://127.0.0.1:$(SANDBOX_PORT)/sandbox/service/ (un service qui demande une identité)"
-	@echo
 	@echo "  Travaux planifiés et e-mails (équipe) : http://127.0.0.1:$(PORT)/staff/travaux"
-	@echo "  Serveur web, worker et planificateur démarrent ensemble ; Ctrl-C les arrête tous."
+	@echo "  Serveur web, worker, planificateur et bac à sable démarrent ensemble ; Ctrl-C les arrête tous."
 	@echo
 	@# The FranceConnect sandbox and the demonstration service run in their own gunicorn (PORT+1), so that
 	@# their calls back into the service can never take its threads.

@@ -55,6 +55,9 @@ def _register_blueprints(app: Flask) -> None:
 
     web.init_app(app)
     app.register_blueprint(accounts_bp)
+    from aidants.accounts.activation_views import bp as activation_bp
+
+    app.register_blueprint(activation_bp)
     from aidants.mandats.views import bp as mandats_bp
     from aidants.signing.views import bp as keys_bp
 
@@ -67,6 +70,9 @@ def _register_blueprints(app: Flask) -> None:
     from aidants.journal.views import bp as journal_bp
 
     app.register_blueprint(journal_bp)
+    from aidants.staff.people_views import bp as staff_people_bp
+
+    app.register_blueprint(staff_people_bp)
     app.register_blueprint(stats_bp)
     from aidants.jobs.views import bp as jobs_bp
 

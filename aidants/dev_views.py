@@ -1,13 +1,26 @@
-"""Development-only pages: the outbox (every queued email, sent or not). Never registered in production."""
+"""Development-only pages: the outbox (every queued email, sent or not). Never registered in production or training."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import ipaddress
+
+from flask import Blueprint, abort, render_template, request
 
 from aidants.outbox import services as outbox_services
 from aidants.outbox.models import STATUS_LABELS
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
+
+
+@bp.before_request
+def loopback_only() -> None:
+    """The outbox shows every login link: only a browser on this very machine may read it."""
+    try:
+        loopback = ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        abort(403)
 
 
 @bp.get("/outbox")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import count
 
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -133,3 +134,21 @@ def run_together(app: Flask, jobs: list[Callable[[], object]]) -> list[object]:
     for thread in threads:
         thread.join()
     return results
+
+
+def queued_to(recipient: str) -> list[OutboxMessage]:
+    """The messages written to the outbox for someone, oldest first (what workers will deliver)."""
+    statement = sa.select(OutboxMessage).where(OutboxMessage.recipient == recipient).order_by(OutboxMessage.id)
+    return list(db.session().scalars(statement))
+
+
+ACTIVATION_LINK = re.compile(r"https?://[^/\s]+(/activation/[\w-]{43})")
+
+
+def activation_path(recipient: str) -> str:
+    """The path of the last activation link queued for someone."""
+    for message in reversed(queued_to(recipient)):
+        found = ACTIVATION_LINK.search(message.body)
+        if found:
+            return found.group(1)
+    raise AssertionError(f"no activation link queued for {recipient}")

@@ -19,7 +19,7 @@ from werkzeug.test import TestResponse
 
 from aidants import create_app, web
 from aidants.jobs import delivery
-from tests.conftest import PRODUCTION_SECRETS, TEST_SECRETS, build_app, require
+from tests.conftest import PRODUCTION_SECRETS, build_app, require
 from tests.factories import make_aidant, sign_in
 from tests.test_config import PRODUCTION_SETTINGS
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,6 +29,13 @@ OPTIONAL_COLUMNS = ("step", "digits")
 ALLOWED_STEPS = (30, 60)
 ALLOWED_DIGITS = (6, 8)
 BATCH = 5000
+#: Spaces and dashes (of every kind) that people and makers put inside serial numbers.
+_SERIAL_NOISE = re.compile(r"[\s\-‐‑‒–—]")
+
+
+def normalise_serial(serial: str) -> str:
+    """A serial number as stored and looked up: without spaces or dashes, upper-cased."""
+    return _SERIAL_NOISE.sub("", serial).upper()
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,7 @@ def _read_rows(reader: csv.DictReader[str]) -> CardFile:
     result, lines_of = CardFile(), defaultdict[str, list[int]](list)
     for row in reader:
         line = reader.line_num
-        lines_of[(row.get("serial_number") or "").strip()].append(line)
+        lines_of[normalise_serial(row.get("serial_number") or "")].append(line)
         try:
             result.cards.append(_read_row(row, line))
         except ValueError as exc:
@@ -101,7 +109,7 @@ def _read_rows(reader: csv.DictReader[str]) -> CardFile:
 def _read_row(row: dict[str, str | None], line: int) -> CardRow:
     if None in row:
         raise ValueError("trop de colonnes sur cette ligne")
-    serial = (row.get("serial_number") or "").strip()
+    serial = normalise_serial(row.get("serial_number") or "")
     if not serial:
         raise ValueError("numéro de série vide")
     if len(serial) > 64 or not serial.isprintable():
@@ -170,7 +178,7 @@ def _insert_cards(cards: list[CardRow], now: dt.datetime, progress: Callable[[in
         chunk = cards[start : start + BATCH]
         db.session().execute(sa.insert(TotpDevice), [
             {
-                "kind": "card", "serial_number": card.serial_number, "status": "stock",
+                "kind": "card", "serial_number": normalise_serial(card.serial_number), "status": "stock",
                 "period": card.period, "digits": card.digits, "drift": 0,
                 "seed_encrypted": devices.encrypt_seed("card", card.seed), "created_at": now,
             }

@@ -199,8 +199,10 @@ def confirm_app_enrolment(aidant: Aidant, code: str, now: dt.datetime) -> bool:
 
 
 def find_card(serial_number: str) -> TotpDevice | None:
-    """A card by its serial number."""
-    statement = sa.select(TotpDevice).where(TotpDevice.serial_number == serial_number.strip())
+    """A card by its serial number, whatever its case, spaces or dashes (stored in that normal form)."""
+    from aidants.accounts.cards import normalise_serial  # cards imports this module
+
+    statement = sa.select(TotpDevice).where(TotpDevice.serial_number == normalise_serial(serial_number))
     return db.session().scalars(statement).first()
 
 

@@ -38,6 +38,7 @@ class Aidant(Base):
     first_name: Mapped[str] = mapped_column(sa.String(150))
     last_name: Mapped[str] = mapped_column(sa.String(150))
     profession: Mapped[str] = mapped_column(sa.String(150), default="")
+    aidant_type: Mapped[str] = mapped_column(sa.String(40), default="")  # aidants.accounts.aidant_types
     phone: Mapped[str] = mapped_column(sa.String(30), default="")
     current_organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisation.id"))
     can_create_mandats: Mapped[bool] = mapped_column(default=True)

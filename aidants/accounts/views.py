@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import smtplib
-
 import segno
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from aidants import clock, db, errors
+from aidants import clock
 from aidants.accounts import devices
 from aidants.accounts import services as accounts
 from aidants.accounts.forms import CardForm, CodeForm, ConfirmForm, LoginForm

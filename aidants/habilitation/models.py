@@ -172,6 +172,7 @@ class HabilitationAidant(Base):
     last_name: Mapped[str] = mapped_column(sa.String(150))
     email: Mapped[str] = mapped_column(sa.String(254))  # lower-cased
     profession: Mapped[str] = mapped_column(sa.String(150), default="")
+    aidant_type: Mapped[str] = mapped_column(sa.String(40), default="")  # aidants.accounts.aidant_types
     created_at: Mapped[dt.datetime]
     aidant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("aidant.id"))
     trained_at: Mapped[dt.datetime | None]

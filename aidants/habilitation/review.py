@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aidants import db
+from aidants.accounts import activation
 from aidants.accounts import services as accounts
 from aidants.accounts.models import Aidant
 from aidants.habilitation.models import (
@@ -53,6 +54,7 @@ class Acceptance:
     referent: Aidant
     referent_created: bool
     pending: list[Aidant] = field(default_factory=list)
+    activation_sent: bool = False
 
 
 def _check_staff(staff: Aidant) -> None:
@@ -67,8 +69,11 @@ def post_message(request: HabilitationRequest, staff: Aidant, body: str, now: dt
 
 
 def decide(request: HabilitationRequest, staff: Aidant, status: str, message: str,
-           now: dt.datetime) -> Acceptance | None:
-    """Require changes, refuse, close or accept a request, with a message to the issuer."""
+           now: dt.datetime, link_for: activation.LinkBuilder | None = None) -> Acceptance | None:
+    """Require changes, refuse, close or accept a request, with a message to the issuer.
+
+    On acceptance a référent who cannot sign in yet is sent an activation link (with ``link_for``).
+    """
     _check_staff(staff)
     if status not in DECISIONS:
         raise HabilitationError("Choisissez une réponse : accepter, demander des modifications, refuser ou clore.")
@@ -81,6 +86,11 @@ def decide(request: HabilitationRequest, staff: Aidant, status: str, message: st
                          decided_by_id=staff.id):
         raise HabilitationError("Cette demande vient de changer d'état : rechargez la page avant de répondre.")
     acceptance = _accept(request, staff, now) if status == ACCEPTED else None
+    if acceptance is not None and link_for is not None and activation.needs_activation(acceptance.referent):
+        activation.send_link(acceptance.referent, now, link_for, sent_by=staff, reason=(
+            f"{request.name} est habilitée à Aidants Connect et vous en êtes le référent : vous gérez ses aidants, "
+            "leurs cartes et leurs accès."))
+        acceptance.activation_sent = True
     if message.strip():
         add_message(request, message, now, author_kind=AUTHOR_STAFF, author_id=staff.id, status=status)
     created: dict[str, Any] = {} if acceptance is None else {
@@ -128,13 +138,14 @@ def _pending_account(row: HabilitationAidant, organisation: Organisation, reques
     """The account of an aidant to train: a new inactive one, or the existing one joining the structure."""
     existing = accounts.find_aidant(row.email)
     if existing is not None:
+        existing.aidant_type = existing.aidant_type or row.aidant_type
         _join(existing, organisation, request, staff, now, as_referent=False)
         return existing
     aidant = accounts.create_aidant(
         email=row.email, first_name=row.first_name, last_name=row.last_name, profession=row.profession,
         organisation=organisation, now=now,
     )
-    aidant.is_active = False  # until the staff marks the training done
+    aidant.is_active, aidant.aidant_type = False, row.aidant_type  # inactive until the training is done
     return aidant
 
 
@@ -156,8 +167,12 @@ def _join(aidant: Aidant, organisation: Organisation, request: HabilitationReque
                     organisation_id=organisation.id, member_aidant_id=aidant.id, referent=as_referent)
 
 
-def mark_trained(request: HabilitationRequest, row_id: int, staff: Aidant, now: dt.datetime) -> Aidant:
-    """The aidant has been trained: their account becomes active and may create mandates."""
+def mark_trained(request: HabilitationRequest, row_id: int, staff: Aidant, now: dt.datetime,
+                 link_for: activation.LinkBuilder | None = None) -> tuple[Aidant, bool]:
+    """The aidant has been trained: their account becomes active and may create mandates.
+
+    Someone without a device yet is sent an activation link (with ``link_for``); True when one was sent.
+    """
     _check_staff(staff)
     if request.status != ACCEPTED:
         raise HabilitationError("La formation se note une fois la demande acceptée.")
@@ -172,4 +187,8 @@ def mark_trained(request: HabilitationRequest, row_id: int, staff: Aidant, now: 
     db.session().flush()
     journal_request("habilitation_aidant_trained", now, request, actor_kind="staff", aidant_id=staff.id,
                     organisation_id=request.organisation_id, trained_aidant_id=aidant.id)
-    return aidant
+    if link_for is not None and activation.needs_activation(aidant):
+        activation.send_link(aidant, now, link_for, sent_by=staff, reason=(
+            f"Votre formation est notée : vous êtes aidant de {request.name} sur Aidants Connect."))
+        return aidant, True
+    return aidant, False

@@ -48,6 +48,15 @@ def _detail(found: HabilitationRequest, form: AnswerForm, status: int = 200) -> 
     return (body, status) if status != 200 else body
 
 
+#: Decisions that end a request for good, confirmed on a page that says so first.
+CONFIRMED_FIRST = ("refused", "closed")
+
+
+def activation_url(token: str) -> str:
+    """The absolute URL of an activation link."""
+    return external_url("activation.open_link", token=token)
+
+
 def _email(recipient: str, subject: str, template: str, **context: Any) -> None:
     """Queue an email in the request's transaction: it leaves only if the request commits."""
     enqueue_mail(recipient, subject, render_template(template, **context), now=clock.now(), kind="habilitation")
@@ -79,13 +88,18 @@ def answer(uuid: str) -> Page:
     action = request.form.get("action", "")
     if not form.validate_on_submit():
         return _detail(found, form, 400)
+    if action in CONFIRMED_FIRST and request.form.get("confirmed") != "yes" and (
+            action == "closed" or (form.body.data or "").strip()):
+        # Refusing or closing ends the request for good: say so, and ask again.
+        return render_template("staff/habilitation/confirm.html", req=found, action=action,
+                               body=form.body.data or "", form=form)
     now = clock.now()
     try:
         if action == "message":
             review.post_message(found, g.aidant, form.body.data or "", now)
             acceptance = None
         else:
-            acceptance = review.decide(found, g.aidant, action, form.body.data or "", now)
+            acceptance = review.decide(found, g.aidant, action, form.body.data or "", now, link_for=activation_url)
     except HabilitationError as error:
         db.refuse()
         form.form_errors.append(str(error))
@@ -94,15 +108,15 @@ def answer(uuid: str) -> Page:
                "page": external_url("habilitation.request_page", uuid=uuid),
                "start": external_url("habilitation.start")}
     _email(found.issuer.email, SUBJECTS[action], "habilitation/emails/answer.txt", **context)
-    if acceptance is not None and acceptance.referent_created:
+    if acceptance is not None and acceptance.referent_created and not acceptance.activation_sent:
         _email(acceptance.referent.email, "Votre structure est habilitée à Aidants Connect",
                "habilitation/emails/referent.txt", req=found, referent=acceptance.referent,
                login=external_url("accounts.login"))
-    db.commit()
     flash({
         "message": "Le message est envoyé au demandeur.",
         "changes_required": "Les modifications sont demandées ; le demandeur est prévenu par e-mail.",
-        "accepted": "La demande est acceptée : la structure, son référent et les aidants à former sont créés.",
+        "accepted": "La demande est acceptée : la structure, son référent et les aidants à former sont créés ; le "
+                    "référent reçoit un lien d'activation (valable 7 jours) pour choisir son moyen de connexion.",
         "refused": "La demande est refusée ; le demandeur est prévenu par e-mail.",
         "closed": "La demande est close ; le demandeur est prévenu par e-mail.",
     }[action], "success")
@@ -118,15 +132,18 @@ def trained(uuid: str, aidant_id: int) -> Page:
     if not form.validate_on_submit():
         abort(400)
     try:
-        aidant = review.mark_trained(found, aidant_id, g.aidant, clock.now())
+        aidant, link_sent = review.mark_trained(found, aidant_id, g.aidant, clock.now(), link_for=activation_url)
     except HabilitationError as error:
         db.refuse()
         flash(str(error), "error")
         return redirect(url_for("staff_habilitation.detail", uuid=uuid))
+    if link_sent:
+        flash(f"La formation de {aidant.full_name} est notée : un lien d'activation lui est envoyé par e-mail "
+              "(valable 7 jours) pour installer une application ou activer sa carte.", "success")
+        return redirect(url_for("staff_habilitation.detail", uuid=uuid, _anchor="aidants"))
     _email(aidant.email, "Votre compte Aidants Connect est activé", "habilitation/emails/aidant_activated.txt",
            aidant=aidant, organisation=found.organisation, login=external_url("accounts.login"))
-    db.commit()
-    flash(f"La formation de {aidant.full_name} est notée : son compte est activé et un e-mail lui est envoyé. "
-          "Son référent doit maintenant lui attribuer une carte ou l'aider à installer une application.", "success")
+    flash(f"La formation de {aidant.full_name} est notée : son compte est activé et un e-mail lui est envoyé.",
+          "success")
     return redirect(url_for("staff_habilitation.detail", uuid=uuid, _anchor="aidants"))
 

@@ -107,7 +107,6 @@ def start() -> Page:
         _email(link.email, "Votre demande d'habilitation Aidants Connect : confirmez votre adresse",
                "habilitation/emails/access.txt", link=external_url("habilitation.access", token=link.token),
                start=external_url("habilitation.start"))
-    db.commit()
     if link.retry_after:
         return render_template("habilitation/start.html", form=form, signed_in=signed_in,
                                retry_after=link.retry_after), 429
@@ -328,7 +327,8 @@ def aidants_step(uuid: str) -> Page:
         return _step(template, found, form, 400 if request.method == "POST" else 200, remove=remove)
     try:
         row = habilitation.add_aidant(found, first_name=form.first_name.data, last_name=form.last_name.data,
-                                      email=form.email.data, profession=form.profession.data, now=clock.now())
+                                      email=form.email.data, profession=form.profession.data, now=clock.now(),
+                                      aidant_type=form.aidant_type.data or "")
     except habilitation.HabilitationError as error:
         return _refused(template, found, form, error, remove=remove)
     flash(f"{row.full_name} est ajouté à la liste des aidants à former.", "success")
@@ -369,6 +369,5 @@ def submit_step(uuid: str) -> Page:
         _email(current_app.config["STAFF_EMAIL"], "Nouvelle demande d'habilitation à examiner",
                "habilitation/emails/staff_new_request.txt", req=found,
                page=external_url("staff_habilitation.detail", uuid=uuid))
-    db.commit()
     flash("Votre demande est envoyée. L'équipe Aidants Connect vous répondra par e-mail.", "success")
     return redirect(url_for("habilitation.request_page", uuid=uuid))

@@ -26,7 +26,7 @@ def processes(port: int, web_workers: int, instance: Path, sandbox_port: int = 0
     celery = [str(bin_dir / "celery"), "-A", "aidants.jobs.worker"]
     found = [
         Process("web", [str(bin_dir / "gunicorn"), "--workers", str(web_workers), "--threads", "4",
-                        "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", "wsgi:app"]),
+                        "--bind", f"127.0.0.1:{port}", "--access-logfile", str(instance / "access.log"), "wsgi:app"]),
         Process("worker", [*celery, "worker", "--pool", "threads", "--concurrency", "4", "-l", "info",
                            "--without-gossip", "--without-mingle"]),
         Process("scheduler", [*celery, "beat", "-l", "info", "--schedule", str(instance / "celerybeat-schedule")]),

@@ -13,9 +13,8 @@ from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import Blueprint, Response, g, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from aidants import clock, csrf, db
+from aidants import clock, csrf
 from aidants.accounts import services as accounts
-from aidants.security import jose
 from oidc.provider import authorize as rules
 from oidc.provider import claims, logout, mandates, server, tokens
 from oidc.provider.models import OidcToken

@@ -39,6 +39,10 @@ FORM_OF_A_CREATOR = ("login", "invalid", "hidden", "invalid", "hidden", "hidden"
 # done by referent_a first (roles run in ROLES order), so the co-référent finds it already done
 REFERENT_ACTION_ONCE = ("login", "forbidden", "forbidden", "redirect", "hidden", "forbidden", "invalid")
 ANONYMOUS_ONLY = ("ok", "redirect", "redirect", "redirect", "redirect", "redirect", "redirect")
+STAFF_HIDDEN = ("login", "forbidden", "forbidden", "forbidden", "forbidden", "hidden", "forbidden")
+STAFF_UNPROCESSABLE = ("login", "forbidden", "forbidden", "forbidden", "forbidden", "error-422", "forbidden")
+STAFF_CONFLICT = ("login", "forbidden", "forbidden", "forbidden", "forbidden", "error-409", "forbidden")
+GONE = ("error-410",) * 7  # an activation link or path that is not (or no longer) usable
 
 EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     # public
@@ -60,6 +64,17 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("mandats.status_json", "GET"): ANY,
     ("stats.public", "GET"): ANY,
     ("stats.public_csv", "GET"): ANY,
+    # activation: the emailed link, then the path in that browser (none here)
+    ("activation.open_link", "GET"): GONE,
+    ("activation.open_link", "POST"): GONE,
+    ("activation.step", "GET"): GONE,
+    ("activation.existing", "POST"): GONE,
+    ("activation.enrol_app", "GET"): GONE,
+    ("activation.enrol_app", "POST"): GONE,
+    ("activation.activate_card", "GET"): GONE,
+    ("activation.activate_card", "POST"): GONE,
+    ("activation.conditions", "GET"): GONE,
+    ("activation.conditions", "POST"): GONE,
     # the aidant's own space
     ("accounts.reverify", "GET"): SIGNED_IN,
     ("accounts.reverify", "POST"): SIGNED_IN,
@@ -119,10 +134,14 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("referents.validate_card", "POST"): REFERENT_ACTION,
     ("referents.move", "GET"): REFERENT_OF_A,
     ("referents.move", "POST"): REFERENT_FORM,
+    ("referents.deactivate", "GET"): REFERENT_OF_A,  # the confirmation page
     ("referents.deactivate", "POST"): REFERENT_ACTION_ONCE,
     ("referents.reactivate", "POST"): REFERENT_FORM,  # already active
+    ("referents.appoint", "GET"): REFERENT_OF_A,
     ("referents.appoint", "POST"): REFERENT_ACTION_ONCE,
+    ("referents.revoke", "GET"): REFERENT_OF_A,
     ("referents.revoke", "POST"): REFERENT_FORM,  # not a référent
+    ("referents.resend_activation", "POST"): REFERENT_ACTION,
     ("referents.new_aidant", "GET"): REFERENT_OF_A,
     ("referents.new_aidant", "POST"): REFERENT_FORM,
     ("referents.new_co_referent", "GET"): REFERENT_OF_A,
@@ -153,6 +172,18 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("jobs.run_now", "GET"): STAFF,
     ("jobs.run_now", "POST"): STAFF_ACTION,
     ("jobs.retry", "POST"): STAFF_ACTION,  # no failed message: refused with a notice, back to the page
+    ("staff_people.requests", "GET"): STAFF,
+    ("staff_people.request_trained", "POST"): STAFF_HIDDEN,  # no such request
+    ("staff_people.request_refuse", "GET"): STAFF_HIDDEN,
+    ("staff_people.request_refuse", "POST"): STAFF_HIDDEN,
+    ("staff_people.search", "GET"): STAFF,
+    ("staff_people.aidant", "GET"): STAFF,
+    ("staff_people.assign_card", "POST"): STAFF_UNPROCESSABLE,  # no serial number
+    ("staff_people.resend_activation", "POST"): STAFF_ACTION,
+    ("staff_people.deactivate", "GET"): STAFF,  # the confirmation page
+    ("staff_people.deactivate", "POST"): STAFF_ACTION,
+    ("staff_people.reactivate", "POST"): STAFF_CONFLICT,  # already active
+    ("staff_people.structure", "GET"): STAFF,
     ("staff_habilitation.index", "GET"): STAFF,
     ("staff_habilitation.detail", "GET"): STAFF,
     ("staff_habilitation.trained", "POST"): STAFF_ACTION,

@@ -10,7 +10,7 @@ from aidants.accounts.services import find_aidant
 from aidants.journal import services as journal
 from aidants.journal.services import PERSONAL_KEYS
 from aidants.organisations.models import Organisation
-from tests.factories import make_aidant, make_organisation, sign_in
+from tests.factories import make_aidant, make_organisation, queued_to, sign_in
 from tests.habilitation.helpers import (
     REFERENT,
     aidant_data,
@@ -35,7 +35,24 @@ def staff_client(app, now):
 
 
 def answer(client, issuer, action, body=""):
-    return client.post(f"/staff/habilitations/{issuer.uuid}/reponse", data={"action": action, "body": body})
+    """A staff answer, confirmed (refusing and closing first show a confirmation page)."""
+    return client.post(f"/staff/habilitations/{issuer.uuid}/reponse",
+                       data={"action": action, "body": body, "confirmed": "yes"})
+
+
+def test_refusing_or_closing_asks_for_a_confirmation_that_says_the_consequence(app, client, fixed_clock):
+    issuer = submitted_request(client, EMAIL)
+    staff, _ = staff_client(app, fixed_clock.now())
+    path = f"/staff/habilitations/{issuer.uuid}/reponse"
+    for action, consequence in (("refused", "définitivement refusée"), ("closed", "close sans décision")):
+        response = staff.post(path, data={"action": action, "body": "Hors du champ."})
+        assert response.status_code == 200 and consequence in text(response), action
+        db.session().expire_all()
+        assert issuer.request.status == "submitted"
+    response = staff.post(path, data={"action": "refused", "body": "Hors du champ.", "confirmed": "yes"})
+    assert response.status_code == 302
+    db.session().expire_all()
+    assert issuer.request.status == "refused"
 
 
 def test_the_staff_list_filters_by_status_and_search(app, client, fixed_clock):
@@ -93,7 +110,8 @@ def test_require_changes_then_resubmission_then_acceptance(app, client, fixed_cl
         assert not aidant.is_active and aidant.current_organisation_id == organisation.id
         assert db.session().scalars(sa.select(TotpDevice).where(TotpDevice.aidant_id == aidant.id)).all() == []
     assert any("est acceptée" in m.subject for m in emails_to(EMAIL))
-    assert any("habilitée" in m.subject for m in emails_to(REFERENT["email"]))
+    [activation] = queued_to(REFERENT["email"])  # no card to wait for: an activation link
+    assert "Activez" in activation.subject and "/activation/" in activation.body and "référent" in activation.body
     assert all(emails_to(aidant.email) == [] for aidant in pending)  # they are emailed once trained
     assert "Formation effectuée" in text(staff.get(f"/staff/habilitations/{issuer.uuid}"))
 
@@ -112,12 +130,12 @@ def test_training_done_activates_the_account_and_emails_the_aidant(app, client, 
     db.session().expire_all()
     aidant = find_aidant(email)
     assert aidant.is_active and aidant.can_create_mandats
-    [mail] = emails_to(email)
-    assert "activé" in mail.subject and "référent" in mail.body
+    [mail] = queued_to(email)
+    assert "Activez" in mail.subject and "/activation/" in mail.body and "formation est notée" in mail.body
     assert not find_aidant(issuer.request.aidants[1].email).is_active
     again = staff.post(f"{path}/{row_id}/formation", follow_redirects=True)
     assert "déjà notée" in text(again)
-    assert len(emails_to(email)) == 1
+    assert len(queued_to(email)) == 1
     [entry] = journal_entries("habilitation_aidant_trained")
     assert entry.aidant_id == member.aidant.id and entry.extra["trained_aidant_id"] == aidant.id
     other = submitted_request(app.test_client(), "autre@asso.example.org")

@@ -68,7 +68,7 @@ def test_a_requested_aidant_waits_inactive_for_training_and_only_the_staff_activ
     assert services.status_of(aidant) == queries.AWAITING_TRAINING
     entry = last_entry()
     assert (entry.action, entry.aidant_id, entry.organisation_id) == ("request_aidant", aidant.id, world.a.id)
-    assert entry.extra == {"referent_id": referent.id, "awaiting_training": True}
+    assert entry.extra == {"referent_id": referent.id, "awaiting_training": True, "aidant_type": ""}
     refused(lambda: services.reactivate(referent, world.a, aidant, now), "attend la formation")
     refused(lambda: services.request_aidant(referent, world.a, first_name="L", last_name="M",
                                             email="LEA.martin@exemple.fr ", profession="x", now=now),
@@ -153,7 +153,7 @@ def test_a_card_assigned_by_serial_signs_in_only_once_validated_by_a_code(world:
     row = card.row()
     assert (row.status, row.aidant_id) == ("stock", aidant.id)
     assert devices.check_aidant_code(aidant, card.shows(now), now) is None  # not validated yet: no sign-in
-    assert last_entry().extra == {"referent_id": referent.id, "serial_number": "SN-0001"}
+    assert last_entry().extra == {"referent_id": referent.id, "serial_number": "SN0001"}
 
     refused_and_counted(lambda: services.validate_card(referent, world.a, aidant, card.shows(now, 40),
                                                        card.shows(now, 41), now), "ne correspondent pas")
@@ -239,7 +239,7 @@ def test_retiring_a_lost_card_stops_it_and_a_mistaken_one_goes_back_to_stock(wor
     world.clock.advance(seconds=60)
     assert devices.check_aidant_code(aidant, card.shows(world.now()), world.now()) is None
     assert last_entry().extra == {"referent_id": referent.id, "reason": "lost", "status": "retired",
-                                  "device_id": row.id, "kind": "card", "serial_number": "SN-PERDUE"}
+                                  "device_id": row.id, "kind": "card", "serial_number": "SNPERDUE"}
     refused(lambda: services.retire_device(referent, world.a, aidant, card.row(), "other", now), "plus actif")
 
     Card("SN-ERREUR", now)

@@ -29,12 +29,13 @@ def test_the_structure_page_lists_people_with_their_status_and_devices(world: Wo
     Card("SN-TABLEAU", world.now())
     client.post(fiche(world) + "/carte", data={"serial_number": "SN-TABLEAU"})
     client.post(base(world) + "/aidants/nouveau", data={"first_name": "Léa", "last_name": "Zola",
-                                                        "email": "lea@exemple.fr", "profession": "Médiatrice"})
+                                                        "email": "lea@exemple.fr", "profession": "Médiatrice",
+                                                        "aidant_type": "travailleur_social"})
     assert client.get("/referent").status_code == 200  # two structures: a choice
     page = text(client.get(base(world)))
     assert "Mairie d'Alpha" in page and "Association Bêta" not in page
     assert world.aidant_a.aidant.full_name in page and world.aidant_b.aidant.full_name not in page
-    assert "Carte n° SN-TABLEAU (à valider)" in page and "Application d'authentification" in page
+    assert "Carte n° SNTABLEAU (à valider)" in page and "Application d'authentification" in page
     assert "Léa Zola" in page and "En attente de formation" in page
     assert re.search(r'id="count-active">2<', page) and re.search(r'id="count-awaiting">1<', page)
 
@@ -44,13 +45,13 @@ def test_a_referent_assigns_then_validates_a_card_through_the_pages(world: World
     response = client.post(fiche(world) + "/carte", data={"serial_number": "SN-4242"})
     assert response.status_code == 302 and response.location.endswith("/carte/valider")
     page = text(client.get(response.location))
-    assert "Valider la carte n° SN-4242" in page
+    assert "Valider la carte n° SN4242" in page
     response = client.post(fiche(world) + "/carte/valider", data={"first_code": "000000", "second_code": "000001"})
     assert response.status_code == 400 and "Ces codes ne correspondent pas à la carte" in text(response)
     response = client.post(fiche(world) + "/carte/valider", data={"first_code": card.shows(world.now(), -1),
                                                                  "second_code": card.shows(world.now())})
     assert response.status_code == 302
-    assert "La carte SN-4242 est activée" in text(client.get(response.location))
+    assert "La carte SN4242 est activée" in text(client.get(response.location))
     assert (card.row().status, card.row().drift) == ("active", -3)
     assert journal_actions()[-3:] == ["assign_card", "failed_card_code", "validate_card"]
     # The aidant now signs in with the card.
@@ -82,10 +83,12 @@ def test_bad_serials_get_a_clear_message_and_change_nothing(world: World):
 
 def test_request_a_new_aidant_then_a_duplicate_is_refused(world: World):
     client = world.client("referent_a")
-    data = {"first_name": "Léa", "last_name": "Zola", "email": "lea@exemple.fr", "profession": "Médiatrice"}
+    data = {"first_name": "Léa", "last_name": "Zola", "email": "lea@exemple.fr", "profession": "Médiatrice",
+            "aidant_type": "agent_accueil"}
     response = client.post(base(world) + "/aidants/nouveau", data=data)
     assert response.status_code == 302
-    assert "sera activé par l'équipe Aidants Connect après la formation" in text(client.get(response.location))
+    page = text(client.get(response.location))
+    assert "transmise à l'équipe Aidants Connect" in page and "Agent d'accueil" in page  # the request's state
     before = snapshot()
     response = client.post(base(world) + "/aidants/nouveau", data={**data, "email": "LEA@exemple.fr"})
     assert response.status_code == 400 and "Un compte existe déjà" in text(response)
@@ -154,6 +157,10 @@ def test_a_co_referent_gets_an_app_from_the_referent_and_cannot_create_mandates(
     client = world.client("referent_a")
     response = client.post(base(world) + "/co-referents/nouveau", data={
         "first_name": "Noé", "last_name": "Gestion", "email": "noe@exemple.fr", "profession": "Directeur"})
+    assert response.status_code == 200 and "pourra gérer les aidants" in text(response)  # the consequence first
+    response = client.post(base(world) + "/co-referents/nouveau", data={
+        "first_name": "Noé", "last_name": "Gestion", "email": "noe@exemple.fr", "profession": "Directeur",
+        "confirmed": "yes"})
     assert response.status_code == 302
     noe = db.session().scalars(sa.select(Aidant).where(Aidant.email == "noe@exemple.fr")).one()
     page = text(client.get(fiche(world, noe) + "/application"))
