@@ -12,7 +12,7 @@ from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from aidants import clock, db
+from aidants import clock, db, typography
 from aidants.config import load_config
 from aidants.security.crypto import KeyRing
 
@@ -40,6 +40,7 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
         )
     csrf.init_app(app)
     babel.init_app(app)
+    typography.init_app(app)
     db.init_app(app)
     _register_blueprints(app)
     return app
@@ -69,6 +70,9 @@ def _register_blueprints(app: Flask) -> None:
     from aidants.referents.views import bp as referents_bp
 
     app.register_blueprint(referents_bp)
+    from aidants.legal.views import bp as legal_bp
+
+    app.register_blueprint(legal_bp)
     from oidc.client.views import bp as franceconnect_bp
 
     app.register_blueprint(franceconnect_bp)

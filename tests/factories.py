@@ -17,6 +17,7 @@ from aidants import db, mail
 from aidants.accounts import cards, devices
 from aidants.accounts import services as accounts
 from aidants.accounts.models import Aidant, TotpDevice
+from aidants.legal.cgu import CURRENT_CGU_VERSION
 from aidants.organisations import services as organisations
 from aidants.organisations.models import Organisation
 from aidants.security import totp
@@ -55,6 +56,7 @@ def make_aidant(now: dt.datetime, organisation: Organisation | None = None, emai
     n = next(_numbers)
     aidant = accounts.create_aidant(email=email or f"aidant{n}@exemple.fr", first_name="Camille",
                                     last_name=f"Test{n}", organisation=organisation, now=now, **kwargs)
+    aidant.cgu_version = CURRENT_CGU_VERSION  # accepted already; tests/legal covers the first sign-in
     seed = totp.new_seed()
     device = TotpDevice(kind="app", aidant_id=aidant.id, status="active", period=30, digits=6,
                         seed_encrypted=devices.encrypt_seed("app", seed), created_at=now, activated_at=now)

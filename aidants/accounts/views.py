@@ -10,7 +10,8 @@ from aidants import clock, db, mail
 from aidants.accounts import devices
 from aidants.accounts import services as accounts
 from aidants.accounts.forms import CardForm, CodeForm, ConfirmForm, LoginForm
-from aidants.web import client_ip, external_url, login_required, render_error, safe_next, sensitive
+from aidants.mandats import queries as mandat_queries
+from aidants.web import client_ip, external_url, login_required, safe_next, sensitive
 
 bp = Blueprint("accounts", __name__)
 
@@ -73,8 +74,8 @@ def login_link(token: str) -> str | Response | tuple[str, int]:
 
 
 def _link_unusable() -> tuple[str, int]:
-    return render_error(400, "Ce lien de connexion n'est plus valable : il a déjà servi ou a expiré "
-                             "(il vaut 5 minutes). Connectez-vous à nouveau pour en recevoir un autre.")
+    """Say what happened (expired or used) and offer a new link."""
+    return render_template("auth/link_expired.html"), 400
 
 
 @bp.route("/connexion/verification", methods=["GET", "POST"])
@@ -107,7 +108,12 @@ def logout() -> Response:
 @bp.get("/espace-aidant")
 @login_required
 def dashboard() -> str:
-    return render_template("accounts/dashboard.html", devices=devices.usable_devices(g.aidant))
+    """Tiles to the daily work, the structure's mandates ending within 30 days, the aidant's devices, help."""
+    now = clock.now()
+    organisation_id = g.aidant.current_organisation_id
+    expiring = mandat_queries.expiring_mandats(organisation_id, now) if organisation_id is not None else []
+    return render_template("accounts/dashboard.html", devices=devices.usable_devices(g.aidant), expiring=expiring,
+                           now=now)
 
 
 @bp.route("/espace-aidant/application", methods=["GET", "POST"])

@@ -234,11 +234,12 @@ def _close_open_autorisations(aidant: Aidant, organisation_id: int, usager_id: i
     for old in db.session().scalars(statement):
         if old.is_active(now):
             old.revoked_at, old.revoked_by_id, old.revoked_reason = now, aidant.id, "replaced"
+            old.replaced_by_id = new.id
             journal.append("cancel_autorisation", now=now, aidant_id=aidant.id, organisation_id=organisation_id,
                            usager_id=usager_id, mandat_id=old.mandat_id, autorisation_id=old.id,
                            demarches=[old.demarche], extra={"reason": "replaced", "by_mandat": new.uuid})
         else:
-            old.replaced_at = now
+            old.replaced_at, old.replaced_by_id = now, new.id
     db.session().flush()
 
 

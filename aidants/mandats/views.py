@@ -6,7 +6,6 @@ structure's mandate answers 404, as if it did not exist.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import (
@@ -43,16 +42,6 @@ Page = str | Response | tuple[str, int]
 def _labels() -> dict[str, Any]:
     return {"DEMARCHE_LABELS": DEMARCHE_LABELS, "DURATION_LABELS": DURATION_LABELS,
             "STATUS_LABELS": STATUS_LABELS, "JOURNAL_LABELS": attestation.JOURNAL_LABELS}
-
-
-@bp.app_template_filter("fromisoformat")
-def _fromisoformat(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value)
-
-
-@bp.app_template_filter("birthdate")
-def _birthdate(value: str) -> str:
-    return attestation.birthdate_label(value or "")
 
 
 def _code(form: RecapForm | RevokeForm) -> str:
@@ -133,8 +122,7 @@ def recap() -> Page:
             flash("Ce mandat a déjà été créé : le formulaire avait été envoyé deux fois.", "info")
             return redirect(url_for("mandats.detail", uuid=done.uuid))
     if not isinstance(draft, dict):
-        return render_error(400, "Aucun mandat n'est en préparation. Commencez par choisir les démarches "
-                                 "et la durée du mandat.")
+        return render_template("mandats/no_draft.html"), 400
     now = clock.now()
     try:
         summary = mandats.read_draft(g.aidant, draft, now)
@@ -246,8 +234,11 @@ def usagers() -> Page:
         page = max(1, int(request.args.get("page", "1")))
     except ValueError:
         page = 1
-    found = queries.usager_page(_organisation_id(), clock.now(), search=(form.q.data or "")[:100], page=page)
-    return render_template("mandats/usagers.html", form=form, page=found)
+    tab = request.args.get("filtre", "tous")
+    tab = tab if tab in queries.TABS else "tous"
+    now = clock.now()
+    found = queries.usager_page(_organisation_id(), now, search=(form.q.data or "")[:100], page=page, tab=tab)
+    return render_template("mandats/usagers.html", form=form, page=found, tab=tab, now=now)
 
 
 @bp.get("/espace-aidant/usagers/<int:usager_id>")

@@ -50,6 +50,14 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("mandats.status_json", "GET"): ANY,
     ("stats.public", "GET"): ANY,
     ("stats.public_csv", "GET"): ANY,
+    ("legal.mentions", "GET"): ANY,
+    ("legal.donnees", "GET"): ANY,
+    ("legal.accessibilite", "GET"): ANY,
+    ("legal.cgu_page", "GET"): ANY,
+    ("legal.help_login", "GET"): ANY,
+    # CGU acceptance: everyone here accepted the current version already, so the page sends them on
+    ("legal.accept_cgu", "GET"): ("login",) + ("redirect",) * 5,
+    ("legal.accept_cgu", "POST"): SIGNED_IN_INVALID,  # the box not ticked
     # the aidant's own space
     ("accounts.reverify", "GET"): SIGNED_IN,
     ("accounts.reverify", "POST"): SIGNED_IN,

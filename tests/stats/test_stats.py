@@ -116,7 +116,7 @@ def test_bars_scale_to_the_highest_value() -> None:
 
 
 def rows_of(table_id: str, page: str) -> dict[str, str]:
-    table = re.search(rf'<table id="{table_id}">(.*?)</table>', page, re.S)
+    table = re.search(rf'<table tabindex="0" id="{table_id}">(.*?)</table>', page, re.S)
     assert table, table_id
     return dict(re.findall(r'<th scope="row">([^<]+)</th><td>(\d+)</td>', table.group(1)))
 
