@@ -85,6 +85,18 @@ class Draft:
         return [DEMARCHE_LABELS[d] for d in self.demarches]
 
 
+def identified_usager(draft: dict[str, Any]) -> Usager | None:
+    """The usager FranceConnect identified for a draft, if it got that far."""
+    usager_id = draft.get("usager_id")
+    return db.session().get(Usager, usager_id) if isinstance(usager_id, int) else None
+
+
+def preview(draft: Draft, now: dt.datetime) -> dict[str, Any]:
+    """What the mandate text needs, before the mandate exists: the recap shows the attestation's wording."""
+    return {"usager": draft.usager, "organisation": draft.organisation, "created_at": now,
+            "expires_at": draft.expires_at}
+
+
 def read_draft(aidant: Aidant, draft: dict[str, Any], now: dt.datetime) -> Draft:
     """Check a draft kept in the session (after FranceConnect) against the rules of today."""
     organisation = check_may_create(aidant)

@@ -85,6 +85,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("mandats.new", "POST"): SIGNED_IN_INVALID,
     ("mandats.recap", "GET"): SIGNED_IN_INVALID,  # no FranceConnect identification under way
     ("mandats.recap", "POST"): SIGNED_IN_INVALID,
+    ("mandats.cancel_draft", "POST"): ("login",) + ("redirect",) * 5,  # back to the dashboard
     ("franceconnect.start", "GET"): SIGNED_IN_INVALID,  # no mandate being prepared
     ("franceconnect.callback", "GET"): ("unauthorized",) + ("invalid",) * 5,
     ("franceconnect.logged_out", "GET"): SIGNED_IN_INVALID,

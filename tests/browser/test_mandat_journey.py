@@ -42,7 +42,7 @@ def test_create_print_verify_revoke_and_renew_a_mandate(live_server, fixed_clock
     choose(page, "Papiers - Citoyenneté - Élections")
     choose(page, "Social - Santé")
     choose(page, "6 mois (182 jours)")
-    page.get_by_role("button", name="Identifier l'usager avec FranceConnect").click()
+    page.get_by_role("button", name="S’identifier avec FranceConnect").click()
 
     # 2. The usager logs in with FranceConnect (the sandbox), then is logged out of it at once.
     choose(page, "Angela Claire Louise DUBOIS")
