@@ -21,9 +21,9 @@ SHOTS = Path("/tmp/shots/structures-b")
 PHONE = {"width": 375, "height": 812}
 
 
-def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def shot(page, name: str, full_page: bool = True) -> None:  # type: ignore[no-untyped-def]
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def no_horizontal_overflow(page) -> None:  # type: ignore[no-untyped-def]
@@ -97,9 +97,13 @@ def test_daily_pages_at_375_px(live_server, fixed_clock, browser_page, assert_ac
     name.wait_for()
     box = name.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
-    assert "de La Tour-Beaumont-Desplanches" in name.inner_text()
+    assert "de La Tour-Beaumont-Desplanches" in name.inner_text() and "Saint-Genest" in name.inner_text()
+    assert name.evaluate("el => el.scrollWidth <= el.clientWidth && el.scrollHeight <= el.clientHeight + 1"), \
+        "the signed-in name is clipped in the mobile menu"
+    menu = page.locator("#menu-principal")
+    assert menu.evaluate("el => el.scrollWidth <= el.clientWidth"), "the mobile menu scrolls sideways"
     assert_accessible(page)
-    shot(page, "menu-375")
+    shot(page, "menu-375", full_page=False)
     page.get_by_role("button", name="Fermer").click()
 
     # The usager list: a real labelled "Créer un mandat" button, tabs, the "expire bientôt" badge.
