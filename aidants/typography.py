@@ -91,6 +91,11 @@ def ne(gender: str | None) -> str:
     return {"male": "né", "female": "née"}.get((gender or "").lower(), "né(e)")
 
 
+def accord(gender: str | None) -> str:
+    """The feminine ending from FranceConnect's gender: soussigné, soussignée, or soussigné(e) when unknown."""
+    return {"male": "", "female": "e"}.get((gender or "").lower(), "(e)")
+
+
 def birthdate(value: str | None) -> str:
     """A FranceConnect birthdate (possibly partial, ``YYYY-MM-00``) as 12/05/1980, 05/1980 or 1980."""
     found = _PARTIAL_BIRTHDATE.match(value or "")
@@ -111,7 +116,7 @@ def plural(count: int, singular: str, several: str | None = None) -> str:
 
 FILTERS = {
     "date_fr": date_fr, "datetime_fr": datetime_fr, "datetime_seconds_fr": datetime_seconds_fr, "time_fr": time_fr,
-    "de": de, "ne": ne, "birthdate": birthdate, "plural": plural, "ordinal_day": ordinal_day,
+    "de": de, "ne": ne, "accord": accord, "birthdate": birthdate, "plural": plural, "ordinal_day": ordinal_day,
 }
 
 

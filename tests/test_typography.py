@@ -57,6 +57,7 @@ def test_elision_before_vowels_and_mute_h_not_before_consonants():
 
 def test_agreement_from_the_gender_franceconnect_gives_and_plurals():
     assert typography.ne("male") == "né" and typography.ne("female") == "née" and typography.ne(None) == "né(e)"
+    assert typography.accord("male") == "" and typography.accord("female") == "e" and typography.accord("") == "(e)"
     assert typography.birthdate("1962-08-24") == "24/08/1962"
     assert typography.birthdate("1962-08-00") == "08/1962" and typography.birthdate("1962-00-00") == "1962"
     assert typography.plural(0, "usager") == "0 usager" and typography.plural(1, "usager") == "1 usager"

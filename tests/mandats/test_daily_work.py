@@ -8,7 +8,7 @@ import re
 from aidants import db
 from aidants.mandats import queries
 from aidants.mandats.models import DEMARCHE_DESCRIPTIONS, Mandat
-from tests.factories import sign_in
+from tests.factories import make_aidant, make_organisation, sign_in
 from tests.mandats.helpers import create_mandat, fresh_code, make_usager, set_draft
 from tests.mandats.test_renewal_revocation import renew
 
@@ -135,7 +135,7 @@ def test_recap_previews_the_mandate_text_and_offers_modifier_and_annuler(desk):
     set_draft(desk.client, desk.organisation.id, desk.usager.id, ["papiers", "social"], "month")
     page = text(desk.client.get("/mandats/recapitulatif"))
     preview = page[page.index('id="mandat-preview"'):page.index("</section>", page.index('id="mandat-preview"'))]
-    assert "Je soussigné(e), <strong>Jeanne Marie Dupont</strong>, née le 14/03/1950" in preview
+    assert "Je soussignée, <strong>Jeanne Marie Dupont</strong>, née le 14/03/1950" in preview
     assert "prend effet le 27 novembre 2026" in preview and "Social - Santé" in preview
     assert 'id="edit-draft" href="/mandats/nouveau"' in page and 'action="/mandats/annuler"' in page
     # Modifier: the form again with the choices made, and a way back to the recap without FranceConnect
@@ -165,3 +165,16 @@ def test_usagers_list_create_button_is_labelled_with_its_icon_on_the_left(desk):
     page = text(desk.client.get("/espace-aidant/usagers"))
     assert re.search(r'<ul class="fr-btns-group [^"]*fr-btns-group--icon-left">\s*<li><a class="fr-btn '
                      r'fr-icon-add-line" id="create-mandat" href="/mandats/nouveau">Créer un mandat</a>', page)
+
+
+def test_structure_statistics_are_reachable_from_the_referent_pages(client, fixed_clock):
+    now = fixed_clock.now()
+    organisation = make_organisation(now, "Association Élan")
+    referent = make_aidant(now, organisation, is_referent=True)
+    sign_in(client, referent, now)
+    page = text(client.get(f"/referent/structures/{organisation.id}"))
+    link = re.search(r'id="structure-stats" href="([^"]+)"', page)
+    assert link, page
+    stats = client.get(link.group(1).replace("&amp;", "&"))
+    assert stats.status_code == 200 and "Statistiques d&#39;Association Élan" in text(stats)
+    assert 'href="/statistiques/structure">Statistiques de la structure</a>' in text(client.get("/espace-aidant"))
