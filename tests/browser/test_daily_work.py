@@ -212,6 +212,10 @@ def test_public_pages_and_dead_ends(live_server, browser_page, assert_accessible
         shot(page, f"legal-{heading[:12].replace(' ', '-').replace(chr(39), '')}-{suffix}")
     page.get_by_role("button", name="J'ai perdu ma carte ou mon téléphone").click()
     page.get_by_text("Prévenez tout de suite votre référent").wait_for()
+    page.goto("/connexion")
+    assert page.get_by_role("link", name="Je n'arrive pas à me connecter").is_visible()
+    assert_accessible(page)
+    shot(page, f"login-{suffix}")
     page.goto("/connexion/lien/" + "x" * 43)
     page.get_by_role("heading", name="Ce lien a expiré ou a déjà servi").wait_for()
     assert_accessible(page)
@@ -222,4 +226,21 @@ def test_public_pages_and_dead_ends(live_server, browser_page, assert_accessible
     page.get_by_role("heading", name="Identification introuvable").wait_for()
     assert_accessible(page)
     shot(page, f"sandbox-error-{suffix}")
+    assert_no_csp_violation()
+
+
+def test_the_staff_journal_table_scrolls_in_a_focusable_region_at_375_px(live_server, browser_page, assert_accessible,
+                                                                       assert_no_csp_violation):
+    page = browser_page
+    page.set_viewport_size(PHONE)
+    now = live_server.now()
+    staff = make_aidant(now, make_organisation(now, name="DNUM"), is_staff=True)
+    sign_in(page, staff, now)
+    page.goto("/staff/journal")
+    table = page.locator("table#journal")
+    table.wait_for()
+    assert table.get_attribute("tabindex") == "0" and table.evaluate("t => t.scrollWidth > t.clientWidth")
+    assert_accessible(page)  # scrollable-region-focusable among the rules
+    no_horizontal_overflow(page)
+    shot(page, "staff-journal-375")
     assert_no_csp_violation()
