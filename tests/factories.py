@@ -87,6 +87,12 @@ def sign_in(client: FlaskClient, who: AidantWithDevice, now: dt.datetime) -> Non
     assert response.status_code == 302, response.get_data(as_text=True)
 
 
+def accept_cgu(client: FlaskClient) -> None:
+    """A newcomer's first page after sign-in: the current CGU, accepted (tests/legal tests the page itself)."""
+    response = client.post("/cgu/acceptation", data={"version": CURRENT_CGU_VERSION, "accept": "y"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
 class Card:
     """A physical card put in stock, whose clock runs ``ahead`` steps in front of the server's."""
 

@@ -9,7 +9,7 @@ from aidants.accounts import devices
 from aidants.accounts import services as accounts
 from aidants.accounts.models import Aidant
 from aidants.security import totp
-from tests.factories import last_login_path
+from tests.factories import accept_cgu, last_login_path
 
 
 def test_demo_loads_once_and_its_aidants_sign_in(client, fixed_clock):
@@ -23,4 +23,6 @@ def test_demo_loads_once_and_its_aidants_sign_in(client, fixed_clock):
     page = client.post("/connexion", data={"email": email, "code": code}).get_data(as_text=True)
     assert "Consultez votre messagerie" in page
     assert client.post(last_login_path(email)).status_code == 302
+    assert client.get("/espace-aidant").location.startswith("/cgu/acceptation")  # first sign-in: the CGU
+    accept_cgu(client)
     assert "Camille" in client.get("/espace-aidant").get_data(as_text=True)
