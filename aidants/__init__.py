@@ -11,7 +11,7 @@ from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from aidants import clock, db, logs
+from aidants import clock, db, logs, typography
 from aidants.config import load_config
 from aidants.redispatch import RetryOnConflict
 from aidants.security.crypto import KeyRing
@@ -41,6 +41,7 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
     app.wsgi_app = RetryOnConflict(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])  # type: ignore[method-assign]
     csrf.init_app(app)
     babel.init_app(app)
+    typography.init_app(app)
     db.init_app(app)
     from aidants.jobs import engine as jobs_engine
 
@@ -85,6 +86,9 @@ def _register_blueprints(app: Flask) -> None:
     from aidants.referents.views import bp as referents_bp
 
     app.register_blueprint(referents_bp)
+    from aidants.legal.views import bp as legal_bp
+
+    app.register_blueprint(legal_bp)
     from oidc.client.views import bp as franceconnect_bp
 
     app.register_blueprint(franceconnect_bp)

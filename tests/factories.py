@@ -18,6 +18,7 @@ from aidants import db
 from aidants.accounts import cards, devices
 from aidants.accounts import services as accounts
 from aidants.accounts.models import Aidant, TotpDevice
+from aidants.legal.cgu import CURRENT_CGU_VERSION
 from aidants.organisations import services as organisations
 from aidants.organisations.models import Organisation
 from aidants.outbox import services as outbox
@@ -58,6 +59,7 @@ def make_aidant(now: dt.datetime, organisation: Organisation | None = None, emai
     n = next(_numbers)
     aidant = accounts.create_aidant(email=email or f"aidant{n}@exemple.fr", first_name="Camille",
                                     last_name=f"Test{n}", organisation=organisation, now=now, **kwargs)
+    aidant.cgu_version = CURRENT_CGU_VERSION  # accepted already; tests/legal covers the first sign-in
     seed = totp.new_seed()
     device = TotpDevice(kind="app", aidant_id=aidant.id, status="active", period=30, digits=6,
                         seed_encrypted=devices.encrypt_seed("app", seed), created_at=now, activated_at=now)
@@ -90,6 +92,12 @@ def sign_in(client: FlaskClient, who: AidantWithDevice, now: dt.datetime) -> Non
     response = client.post("/connexion", data={"email": who.aidant.email, "code": who.code(now)})
     assert "Consultez votre messagerie" in response.get_data(as_text=True)
     response = client.post(last_login_path(who.aidant.email))
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def accept_cgu(client: FlaskClient) -> None:
+    """A newcomer's first page after sign-in: the current CGU, accepted (tests/legal tests the page itself)."""
+    response = client.post("/cgu/acceptation", data={"version": CURRENT_CGU_VERSION, "accept": "y"})
     assert response.status_code == 302, response.get_data(as_text=True)
 
 

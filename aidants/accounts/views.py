@@ -10,6 +10,7 @@ from aidants import clock
 from aidants.accounts import devices
 from aidants.accounts import services as accounts
 from aidants.accounts.forms import CardForm, CodeForm, ConfirmForm, LoginForm
+from aidants.mandats import queries as mandat_queries
 from aidants.outbox.services import enqueue_mail
 from aidants.security import crypto
 from aidants.web import client_ip, external_url, login_required, render_error, safe_next, sensitive
@@ -101,8 +102,8 @@ def open_login_link() -> str | Response | tuple[str, int]:
 
 
 def _link_unusable() -> tuple[str, int]:
-    return render_error(400, "Ce lien de connexion n'est plus valable : il a déjà servi ou a expiré "
-                             "(il vaut 5 minutes). Connectez-vous à nouveau pour en recevoir un autre.")
+    """Say what happened (expired or used) and offer a new link."""
+    return render_template("auth/link_expired.html"), 400
 
 
 def _link_elsewhere() -> tuple[str, int]:
@@ -139,7 +140,12 @@ def logout() -> Response:
 @bp.get("/espace-aidant")
 @login_required
 def dashboard() -> str:
-    return render_template("accounts/dashboard.html", devices=devices.usable_devices(g.aidant))
+    """Tiles to the daily work, the structure's mandates ending within 30 days, the aidant's devices, help."""
+    now = clock.now()
+    organisation_id = g.aidant.current_organisation_id
+    expiring = mandat_queries.expiring_mandats(organisation_id, now) if organisation_id is not None else []
+    return render_template("accounts/dashboard.html", devices=devices.usable_devices(g.aidant), expiring=expiring,
+                           now=now)
 
 
 @bp.route("/espace-aidant/application", methods=["GET", "POST"])

@@ -11,10 +11,10 @@ from typing import Any
 
 import segno
 
-from aidants.mandats.models import ACTIVE, DEMARCHE_LABELS, EXPIRED, REVOKED, Mandat
+from aidants.mandats.models import ACTIVE, DEMARCHE_LABELS, EXPIRED, REPLACED, REVOKED, Mandat
 
-PUBLIC_STATUS = {ACTIVE: "valid", EXPIRED: "expired", REVOKED: "revoked"}
-PUBLIC_LABELS = {ACTIVE: "Valide", EXPIRED: "Expiré", REVOKED: "Révoqué"}
+PUBLIC_STATUS = {ACTIVE: "valid", EXPIRED: "expired", REVOKED: "revoked", REPLACED: "replaced"}
+PUBLIC_LABELS = {ACTIVE: "Valide", EXPIRED: "Expiré", REVOKED: "Révoqué", REPLACED: "Remplacé"}
 
 JOURNAL_LABELS = {
     "create_attestation": "Création du mandat et de son attestation",
@@ -33,8 +33,10 @@ def qr_code(url: str) -> str:
 
 
 def public_status(mandat: Mandat, now: dt.datetime) -> dict[str, Any]:
-    """The mandate's status for anyone who holds its uuid (the QR code)."""
-    status = mandat.status(now)
+    """The mandate's status for anyone who holds its uuid (the QR code). A mandate ended by a renewal is
+    "replaced", with the date of the newer mandate (not its uuid: the old QR code must not open the new one)."""
+    status = mandat.display_status(now)
+    replacement = mandat.replacement() if status == REPLACED else None
     return {
         "mandat": mandat.uuid,
         "status": PUBLIC_STATUS[status],
@@ -42,22 +44,17 @@ def public_status(mandat: Mandat, now: dt.datetime) -> dict[str, Any]:
         "usager": mandat.usager.initials,
         "created_at": mandat.created_at.isoformat(),
         "expires_at": mandat.expires_at.isoformat(),
-        "revoked_at": mandat.revoked_at.isoformat() if mandat.revoked_at else None,
+        "revoked_at": mandat.revoked_at.isoformat() if mandat.revoked_at and status == REVOKED else None,
+        "replaced_at": mandat.revoked_at.isoformat() if mandat.revoked_at and replacement else None,
+        "replaced_by": {"created_at": replacement.created_at.isoformat()} if replacement else None,
         "demarches": [
-            {"demarche": a.demarche, "label": DEMARCHE_LABELS[a.demarche], "status": PUBLIC_STATUS[a.status(now)]}
+            {"demarche": a.demarche, "label": DEMARCHE_LABELS[a.demarche],
+             "status": PUBLIC_STATUS[a.display_status(now)],
+             "replaced_by": ({"created_at": a.replaced_by.created_at.isoformat()}
+                             if a.display_status(now) == REPLACED and a.replaced_by else None)}
             for a in sorted(mandat.autorisations, key=lambda a: list(DEMARCHE_LABELS).index(a.demarche))
         ],
         "valid_demarches": mandat.active_demarches(now),
         "template_version": mandat.template_version,
     }
 
-
-def birthdate_label(birthdate: str) -> str:
-    """A FranceConnect birthdate as the French read it: 12/05/1980, or 05/1980 and 1980 when partial."""
-    year, _, rest = birthdate.partition("-")
-    month, _, day = rest.partition("-")
-    if not month or month == "00":
-        return year
-    if not day or day == "00":
-        return f"{month}/{year}"
-    return f"{day}/{month}/{year}"

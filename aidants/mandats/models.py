@@ -51,8 +51,33 @@ TEMPLATE_VERSION = "v1"
 #: A mandate that ended (expired or revoked) less than this long ago may be renewed without FranceConnect.
 RENEWAL_WINDOW = dt.timedelta(days=365)
 
+#: What each démarche covers, in words an usager understands (read aloud at the desk, shown on the forms).
+DEMARCHE_DESCRIPTIONS = {
+    "papiers": "Carte d'identité, passeport, permis de conduire, inscription sur les listes électorales, "
+               "recensement citoyen.",
+    "famille": "Allocations familiales, aides à la garde d'enfants, inscription et aides scolaires, "
+               "état civil (naissance, mariage, décès).",
+    "social": "Assurance maladie, complémentaire santé solidaire, RSA, prime d'activité, handicap (MDPH), "
+              "retraite.",
+    "travail": "Inscription et suivi à France Travail, allocations chômage, formation professionnelle, "
+               "compte personnel de formation.",
+    "logement": "Aides au logement (APL), demande de logement social, chèque énergie, changement d'adresse.",
+    "transports": "Carte grise, amendes, titres de transport et aides à la mobilité.",
+    "argent": "Impôts (déclaration, paiement, réclamations), surendettement, litiges de consommation. "
+              "Donne accès à des informations financières sensibles.",
+    "justice": "Casier judiciaire, aide juridictionnelle, démarches auprès d'un tribunal.",
+    "etranger": "Titre de séjour, naturalisation, démarches liées à un séjour dans un autre pays européen.",
+    "loisirs": "Licences sportives, pass Culture, inscriptions aux activités culturelles et de loisirs.",
+}
+assert set(DEMARCHE_DESCRIPTIONS) == set(DEMARCHES)
+
 ACTIVE, EXPIRED, REVOKED = "active", "expired", "revoked"
-STATUS_LABELS = {ACTIVE: "Actif", EXPIRED: "Expiré", REVOKED: "Révoqué"}
+#: Shown, never stored: a mandate whose last autorisation was closed by a newer mandate (a renewal).
+REPLACED = "replaced"
+STATUS_LABELS = {ACTIVE: "Actif", EXPIRED: "Expiré", REVOKED: "Révoqué", REPLACED: "Remplacé"}
+
+#: An active mandate that ends within this delay gets the "expire bientôt" badge (and the dashboard lists it).
+EXPIRES_SOON = dt.timedelta(days=30)
 
 
 def status_of(expires_at: dt.datetime, unrevoked: int, now: dt.datetime) -> str:
@@ -69,6 +94,7 @@ class Mandat(Base):
     __table_args__ = (
         sa.Index("ix_mandat_organisation_usager", "organisation_id", "usager_id", "created_at"),
         sa.Index("ix_mandat_created_at", "created_at"),  # statistics: mandates created per month
+        sa.Index("ix_mandat_organisation_expires", "organisation_id", "expires_at"),  # dashboard: ending soon
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -89,7 +115,8 @@ class Mandat(Base):
     usager: Mapped[Usager] = relationship()
     aidant: Mapped[Aidant | None] = relationship()
     autorisations: Mapped[list[Autorisation]] = relationship(
-        back_populates="mandat", order_by="Autorisation.id", cascade="all, delete-orphan"
+        back_populates="mandat", order_by="Autorisation.id", cascade="all, delete-orphan",
+        foreign_keys="Autorisation.mandat_id",
     )
 
     @property
@@ -128,6 +155,25 @@ class Mandat(Base):
             return self.revoked_at
         return self.expires_at
 
+    def expires_soon(self, now: dt.datetime) -> bool:
+        """Active and ending within 30 days: the aidant should think of renewing it."""
+        return self.is_active(now) and self.expires_at - now <= EXPIRES_SOON
+
+    def replacement(self) -> Mandat | None:
+        """The newer mandate that closed this one's last autorisation, when a renewal ended it."""
+        closed = [a for a in self.autorisations if a.revoked_at is not None]
+        if not closed or len(closed) != len(self.autorisations):
+            return None
+        last = max(closed, key=lambda a: (a.revoked_at, a.id))
+        return last.replaced_by if last.revoked_reason == "replaced" else None
+
+    def display_status(self, now: dt.datetime) -> str:
+        """active, expired, revoked, or replaced (ended by a renewal: not a revocation)."""
+        status = self.status(now)
+        if status == REVOKED and self.replacement() is not None:
+            return REPLACED
+        return status
+
     def may_be_renewed(self, now: dt.datetime) -> bool:
         """Active, or ended less than a year ago: renewal then skips FranceConnect."""
         ended = self.ended_at(now)
@@ -162,9 +208,12 @@ class Autorisation(Base):
     revoked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("aidant.id"))
     revoked_reason: Mapped[str | None] = mapped_column(sa.String(20))  # revocation | replaced
     replaced_at: Mapped[dt.datetime | None]  # an expired autorisation closed by a newer mandate
+    # The newer mandate that closed it (revoked_reason "replaced", or replaced_at once expired).
+    replaced_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("mandat.id", ondelete="SET NULL"))
 
-    mandat: Mapped[Mandat] = relationship(back_populates="autorisations")
+    mandat: Mapped[Mandat] = relationship(back_populates="autorisations", foreign_keys=[mandat_id])
     revoked_by: Mapped[Aidant | None] = relationship()
+    replaced_by: Mapped[Mandat | None] = relationship(foreign_keys=[replaced_by_id])
 
     @property
     def label(self) -> str:
@@ -179,6 +228,11 @@ class Autorisation(Base):
         if self.revoked_at is not None:
             return REVOKED
         return ACTIVE if now < self.expires_at else EXPIRED
+
+    def display_status(self, now: dt.datetime) -> str:
+        """Like ``status``, but "replaced" when a newer mandate closed it (a renewal is no revocation)."""
+        status = self.status(now)
+        return REPLACED if status == REVOKED and self.revoked_reason == "replaced" else status
 
 
 class MandatUsager(Base):

@@ -19,11 +19,19 @@ from sqlalchemy.orm import joinedload, selectinload
 from aidants import db
 from aidants.accounts.models import Aidant
 from aidants.journal.models import JournalEntry
-from aidants.mandats.models import Autorisation, Mandat, MandatUsager, status_of
+from aidants.mandats.models import EXPIRES_SOON, Autorisation, Mandat, MandatUsager, status_of
 from aidants.usagers.models import Usager
 
 PAGE_SIZE = 20
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
+#: Birth dates as people type them: 14/03/1950, 14-03-1950, 14.03.1950, 1950-03-14, 03/1950, 1950.
+_DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_MONTH_YEAR = re.compile(r"^(\d{1,2})[/.-](\d{4})$")
+_YEAR = re.compile(r"^(1[89]|20)\d{2}$")
+
+#: The tabs of the usager list: every usager, or those whose mandates are active / ended / revoked.
+TABS = ("tous", "actifs", "termines", "revoques")
 
 
 def name_key(text: str) -> str:
@@ -31,6 +39,63 @@ def name_key(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
     return " ".join(_NOT_WORD.sub(" ", bare).split())
+
+
+def birthdate_pattern(term: str) -> str | None:
+    """A typed birth date as a LIKE pattern on FranceConnect's ``YYYY-MM-DD`` (None: not a date)."""
+    term = term.strip()
+    if found := _DAY_MONTH_YEAR.match(term):
+        day, month, year = (int(part) for part in found.groups())
+        return f"{year:04d}-{month:02d}-{day:02d}" if 1 <= month <= 12 and 1 <= day <= 31 else None
+    if found := _ISO_DATE.match(term):
+        return term if 1 <= int(found.group(2)) <= 12 else None
+    if found := _MONTH_YEAR.match(term):
+        month, year = int(found.group(1)), int(found.group(2))
+        return f"{year:04d}-{month:02d}-%" if 1 <= month <= 12 else None
+    if _YEAR.match(term):
+        return f"{term}-%"
+    return None
+
+
+def split_search(search: str) -> tuple[str, list[str]]:
+    """The words of a search that are a name, and the birth date patterns among them."""
+    words, dates = [], []
+    for word in search.split()[:6]:
+        pattern = birthdate_pattern(word)
+        if pattern is None:
+            words.append(word)
+        else:
+            dates.append(pattern)
+    return " ".join(words), dates
+
+
+def _birthdate_filter(patterns: list[str]) -> sa.ColumnElement[bool] | None:
+    """The usager was born on each date typed (an exact date, a month, a year)."""
+    if not patterns:
+        return None
+    born = sa.select(Usager.id).where(*(Usager.birthdate.like(pattern) for pattern in patterns))
+    return MandatUsager.usager_id.in_(born)
+
+
+def _tab_filter(tab: str, now: dt.datetime) -> sa.ColumnElement[bool] | None:
+    """actifs: at least one active autorisation; termines: none active, one expired or replaced by a
+    renewal; revoques: none active, one revoked by a revocation."""
+    def closed(*conditions: sa.ColumnElement[bool]) -> sa.Exists:
+        return sa.select(Autorisation.id).where(
+            Autorisation.usager_id == MandatUsager.usager_id,
+            Autorisation.organisation_id == MandatUsager.organisation_id, *conditions,
+        ).exists()
+
+    active = closed(Autorisation.revoked_at.is_(None), Autorisation.expires_at > now)
+    if tab == "actifs":
+        return active
+    if tab == "termines":
+        ended = sa.or_(sa.and_(Autorisation.revoked_at.is_(None), Autorisation.expires_at <= now),
+                       Autorisation.revoked_reason == "replaced")
+        return sa.and_(~active, closed(ended))
+    if tab == "revoques":
+        return sa.and_(~active, closed(Autorisation.revoked_reason == "revocation"))
+    return None
 
 
 def _name_filter(search: str) -> sa.ColumnElement[bool] | None:
@@ -53,6 +118,11 @@ class UsagerRow:
 
     usager: Usager
     counts: dict[str, int] = field(default_factory=lambda: {"active": 0, "expired": 0, "revoked": 0})
+    next_expiry: dt.datetime | None = None  # the soonest end of an active mandate
+
+    def expires_soon(self, now: dt.datetime) -> bool:
+        """An active mandate of this usager ends within 30 days."""
+        return self.next_expiry is not None and self.next_expiry - now <= EXPIRES_SOON
 
 
 @dataclass(frozen=True)
@@ -70,12 +140,14 @@ class UsagerPage:
 
 
 def usager_page(organisation_id: int, now: dt.datetime, search: str = "", page: int = 1,
-                per_page: int = PAGE_SIZE) -> UsagerPage:
-    """The usagers who have or had a mandate with the structure, by name, with their mandates' statuses."""
+                per_page: int = PAGE_SIZE, tab: str = "tous") -> UsagerPage:
+    """The usagers who have or had a mandate with the structure, by name, with their mandates' statuses;
+    ``search`` holds words of the name and birth dates, ``tab`` one of TABS."""
     conditions = [MandatUsager.organisation_id == organisation_id]
-    name_filter = _name_filter(search)
-    if name_filter is not None:
-        conditions.append(name_filter)
+    words, dates = split_search(search)
+    for condition in (_name_filter(words), _birthdate_filter(dates), _tab_filter(tab, now)):
+        if condition is not None:
+            conditions.append(condition)
     session = db.session()
     total = session.scalar(sa.select(sa.func.count()).select_from(MandatUsager).where(*conditions)) or 0
     page = max(1, min(page, max(1, -(-total // per_page))))
@@ -88,14 +160,21 @@ def usager_page(organisation_id: int, now: dt.datetime, search: str = "", page: 
     rows = {usager_id: UsagerRow(usagers[usager_id]) for usager_id in ids if usager_id in usagers}
     if ids:
         unrevoked = sa.func.sum(sa.case((Autorisation.revoked_at.is_(None), 1), else_=0))
+        revocations = sa.func.sum(sa.case((Autorisation.revoked_reason == "revocation", 1), else_=0))
         statement = (
-            sa.select(Mandat.usager_id, Mandat.expires_at, unrevoked)
+            sa.select(Mandat.usager_id, Mandat.expires_at, unrevoked, revocations)
             .join(Autorisation, Autorisation.mandat_id == Mandat.id)
             .where(Mandat.organisation_id == organisation_id, Mandat.usager_id.in_(ids))
             .group_by(Mandat.id, Mandat.usager_id, Mandat.expires_at)
         )
-        for usager_id, expires_at, count in session.execute(statement):
-            rows[usager_id].counts[status_of(expires_at, int(count or 0), now)] += 1
+        for usager_id, expires_at, count, revoked in session.execute(statement):
+            status = status_of(expires_at, int(count or 0), now)
+            if status == "revoked" and not revoked:
+                status = "expired"  # every autorisation replaced by a renewal: ended, not revoked
+            row = rows[usager_id]
+            row.counts[status] += 1
+            if status == "active" and (row.next_expiry is None or expires_at < row.next_expiry):
+                row.next_expiry = expires_at
     return UsagerPage(list(rows.values()), total, page, per_page)
 
 
@@ -107,11 +186,13 @@ COUNT_CAP = 10_000
 class UsagerFilters:
     """What narrows the espace aidant's list; new filters (status tabs, birth date) are new fields here."""
 
-    search: str = ""
+    search: str = ""  # words of the name and birth dates
+    tab: str = "tous"  # one of TABS
 
-    def conditions(self) -> list[sa.ColumnElement[bool]]:
-        name_filter = _name_filter(self.search)
-        return [] if name_filter is None else [name_filter]
+    def conditions(self, now: dt.datetime) -> list[sa.ColumnElement[bool]]:
+        words, dates = split_search(self.search)
+        found = (_name_filter(words), _birthdate_filter(dates), _tab_filter(self.tab, now))
+        return [condition for condition in found if condition is not None]
 
 
 @dataclass(frozen=True)
@@ -152,7 +233,7 @@ def usager_window(organisation_id: int, now: dt.datetime, filters: UsagerFilters
                   cursor: str | None = None, per_page: int = PAGE_SIZE) -> UsagerWindow:
     """The structure's usagers by name, one page after or before a cursor: an index range, whatever the page
     (OFFSET would read every row before it)."""
-    conditions = [MandatUsager.organisation_id == organisation_id, *(filters or UsagerFilters()).conditions()]
+    conditions = [MandatUsager.organisation_id == organisation_id, *(filters or UsagerFilters()).conditions(now)]
     session = db.session()
     capped = sa.select(MandatUsager.usager_id).where(*conditions).limit(COUNT_CAP).subquery()
     total = session.scalar(sa.select(sa.func.count()).select_from(capped)) or 0
@@ -188,16 +269,40 @@ def _rows_with_counts(organisation_id: int, ids: list[int], now: dt.datetime) ->
     usagers = {u.id: u for u in session.scalars(sa.select(Usager).where(Usager.id.in_(ids)))}
     rows = {usager_id: UsagerRow(usagers[usager_id]) for usager_id in ids if usager_id in usagers}
     unrevoked = sa.func.sum(sa.case((Autorisation.revoked_at.is_(None), 1), else_=0))
+    revocations = sa.func.sum(sa.case((Autorisation.revoked_reason == "revocation", 1), else_=0))
     statement = (
-        sa.select(Mandat.usager_id, Mandat.expires_at, unrevoked)
+        sa.select(Mandat.usager_id, Mandat.expires_at, unrevoked, revocations)
         .join(Autorisation, Autorisation.mandat_id == Mandat.id)
         .where(Mandat.organisation_id == organisation_id, Mandat.usager_id.in_(ids))
         .group_by(Mandat.id, Mandat.usager_id, Mandat.expires_at)
     )
-    for usager_id, expires_at, count in session.execute(statement):
-        if usager_id in rows:
-            rows[usager_id].counts[status_of(expires_at, int(count or 0), now)] += 1
+    for usager_id, expires_at, count, revoked in session.execute(statement):
+        if usager_id not in rows:
+            continue
+        status = status_of(expires_at, int(count or 0), now)
+        if status == "revoked" and not revoked:
+            status = "expired"  # every autorisation replaced by a renewal: ended, not revoked
+        row = rows[usager_id]
+        row.counts[status] += 1
+        if status == "active" and (row.next_expiry is None or expires_at < row.next_expiry):
+            row.next_expiry = expires_at
     return list(rows.values())
+
+
+def expiring_mandats(organisation_id: int, now: dt.datetime, within: dt.timedelta = EXPIRES_SOON,
+                     limit: int = 20) -> list[Mandat]:
+    """The structure's active mandates that end within 30 days, soonest first (the dashboard's list)."""
+    unrevoked = sa.select(Autorisation.id).where(Autorisation.mandat_id == Mandat.id,
+                                                 Autorisation.revoked_at.is_(None)).exists()
+    statement = (
+        sa.select(Mandat)
+        .where(Mandat.organisation_id == organisation_id, Mandat.expires_at > now,
+               Mandat.expires_at <= now + within, unrevoked)
+        .options(joinedload(Mandat.usager), selectinload(Mandat.autorisations))
+        .order_by(Mandat.expires_at, Mandat.id)
+        .limit(limit)
+    )
+    return list(db.session().scalars(statement))
 
 
 def usager_in_organisation(usager_id: int, organisation_id: int) -> Usager | None:

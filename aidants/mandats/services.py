@@ -96,6 +96,18 @@ class Draft:
         return [DEMARCHE_LABELS[d] for d in self.demarches]
 
 
+def identified_usager(draft: dict[str, Any]) -> Usager | None:
+    """The usager FranceConnect identified for a draft, if it got that far."""
+    usager_id = draft.get("usager_id")
+    return db.session().get(Usager, usager_id) if isinstance(usager_id, int) else None
+
+
+def preview(draft: Draft, now: dt.datetime) -> dict[str, Any]:
+    """What the mandate text needs, before the mandate exists: the recap shows the attestation's wording."""
+    return {"usager": draft.usager, "organisation": draft.organisation, "created_at": now,
+            "expires_at": draft.expires_at}
+
+
 def read_draft(aidant: Aidant, draft: dict[str, Any], now: dt.datetime) -> Draft:
     """Check a draft kept in the session (after FranceConnect) against the rules of today."""
     organisation = check_may_create(aidant)
@@ -259,11 +271,12 @@ def _close_open_autorisations(aidant: Aidant, organisation_id: int, usager_id: i
     for old in db.session().scalars(statement):
         if old.is_active(now):
             old.revoked_at, old.revoked_by_id, old.revoked_reason = now, aidant.id, "replaced"
+            old.replaced_by_id = new.id
             journal.append("cancel_autorisation", now=now, aidant_id=aidant.id, organisation_id=organisation_id,
                            usager_id=usager_id, mandat_id=old.mandat_id, autorisation_id=old.id,
                            demarches=[old.demarche], extra={"reason": "replaced", "by_mandat": new.uuid})
         else:
-            old.replaced_at = now
+            old.replaced_at, old.replaced_by_id = now, new.id
     db.session().flush()
 
 

@@ -6,7 +6,6 @@ structure's mandate answers 404, as if it did not exist.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import (
@@ -30,7 +29,14 @@ from aidants import clock, db
 from aidants.mandats import attestation, queries
 from aidants.mandats import services as mandats
 from aidants.mandats.forms import MandatForm, RecapForm, RevokeForm, SearchForm
-from aidants.mandats.models import DEMARCHE_LABELS, DURATION_LABELS, STATUS_LABELS, Mandat
+from aidants.mandats.models import (
+    DEMARCHE_DESCRIPTIONS,
+    DEMARCHE_LABELS,
+    DURATION_LABELS,
+    STATUS_LABELS,
+    TEMPLATE_VERSION,
+    Mandat,
+)
 from aidants.web import login_required, render_error, sensitive
 
 bp = Blueprint("mandats", __name__)
@@ -41,18 +47,9 @@ Page = str | Response | tuple[str, int]
 
 @bp.app_context_processor
 def _labels() -> dict[str, Any]:
-    return {"DEMARCHE_LABELS": DEMARCHE_LABELS, "DURATION_LABELS": DURATION_LABELS,
+    return {"DEMARCHE_LABELS": DEMARCHE_LABELS, "DEMARCHE_DESCRIPTIONS": DEMARCHE_DESCRIPTIONS,
+            "DURATION_LABELS": DURATION_LABELS,
             "STATUS_LABELS": STATUS_LABELS, "JOURNAL_LABELS": attestation.JOURNAL_LABELS}
-
-
-@bp.app_template_filter("fromisoformat")
-def _fromisoformat(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value)
-
-
-@bp.app_template_filter("birthdate")
-def _birthdate(value: str) -> str:
-    return attestation.birthdate_label(value or "")
 
 
 def _code(form: RecapForm | RevokeForm) -> str:
@@ -105,16 +102,27 @@ def new() -> Page:
     except mandats.MandatError as error:
         return _refused(error)
     form = MandatForm().set_demarches(organisation.demarches)
+    previous = session.get(DRAFT)
+    previous = previous if isinstance(previous, dict) and previous.get("organisation_id") == organisation.id else {}
+    identified = mandats.identified_usager(previous)
+    context = {"form": form, "organisation": organisation, "identified": identified}
     if request.method == "GET":
-        return render_template("mandats/new.html", form=form, organisation=organisation)
+        if previous:  # "Modifier" from the recap: the choices made so far
+            form.demarches.data = [d for d in previous.get("demarches") or [] if d in organisation.demarches]
+            form.duration.data = previous.get("duration")
+        return render_template("mandats/new.html", **context)
     if not form.validate_on_submit():
-        return render_template("mandats/new.html", form=form, organisation=organisation), 400
+        return render_template("mandats/new.html", **context), 400
     try:
         demarches = mandats.check_choices(organisation, form.demarches.data or [], form.duration.data or "")
     except mandats.MandatError as error:
         form.form_errors.append(str(error))
-        return render_template("mandats/new.html", form=form, organisation=organisation), 400
+        return render_template("mandats/new.html", **context), 400
     session[DRAFT] = {"demarches": demarches, "duration": form.duration.data, "organisation_id": organisation.id}
+    if identified is not None and request.form.get("garder_usager") == "1":
+        # Changed démarches or duration for the usager FranceConnect identified a moment ago: back to the recap.
+        session[DRAFT]["usager_id"] = identified.id
+        return redirect(url_for("mandats.recap"))
     try:
         return redirect(url_for("franceconnect.start"))
     except BuildError:
@@ -133,8 +141,7 @@ def recap() -> Page:
             flash("Ce mandat a déjà été créé : le formulaire avait été envoyé deux fois.", "info")
             return redirect(url_for("mandats.detail", uuid=done.uuid))
     if not isinstance(draft, dict):
-        return render_error(400, "Aucun mandat n'est en préparation. Commencez par choisir les démarches "
-                                 "et la durée du mandat.")
+        return render_template("mandats/no_draft.html"), 400
     now = clock.now()
     try:
         summary = mandats.read_draft(g.aidant, draft, now)
@@ -144,16 +151,18 @@ def recap() -> Page:
         # One token per (draft, usager): a recap shown for another identification cannot be confirmed.
         draft["token"], draft["token_usager_id"] = mandats.new_form_token(), summary.usager.id
         session.modified = True
+    page = {"form": form, "draft": summary, "preview": mandats.preview(summary, now),
+            "text_template": f"mandats/textes/{TEMPLATE_VERSION}.html"}
     if request.method == "GET":
         form.token.data = draft["token"]
-        return render_template("mandats/recap.html", form=form, draft=summary)
+        return render_template("mandats/recap.html", **page)
     if not form.validate_on_submit():
-        return render_template("mandats/recap.html", form=form, draft=summary), 400
+        return render_template("mandats/recap.html", **page), 400
     if form.token.data != draft["token"]:
         form.form_errors.append("Ce récapitulatif a été remplacé par un autre mandat en préparation. "
                                 "Vérifiez les informations ci-dessous puis validez à nouveau.")
         form.token.data = draft["token"]
-        return render_template("mandats/recap.html", form=form, draft=summary), 409
+        return render_template("mandats/recap.html", **page), 409
     try:
         mandat = mandats.create_mandat(
             aidant=g.aidant, usager_id=summary.usager.id, organisation_id=summary.organisation.id,
@@ -161,10 +170,19 @@ def recap() -> Page:
             consent=bool(form.consent.data), form_token=draft["token"], issuer=_issuer(), now=now,
         )
     except mandats.MandatError as error:
-        return _creation_failed(error, form, "mandats/recap.html", draft=summary)
+        return _creation_failed(error, form, "mandats/recap.html", **page)
     session.pop(DRAFT, None)
     flash("Le mandat est créé. Imprimez l'attestation et faites-la signer par l'usager.", "success")
     return redirect(url_for("mandats.detail", uuid=mandat.uuid))
+
+
+@bp.post("/mandats/annuler")
+@login_required
+def cancel_draft() -> Response:
+    """« Annuler » on the recap: forget the mandate being prepared; nothing was recorded."""
+    session.pop(DRAFT, None)
+    flash("La création du mandat est annulée : rien n'a été enregistré.", "info")
+    return redirect(url_for("accounts.dashboard"))
 
 
 def _creation_failed(error: mandats.MandatError, recap_form: RecapForm, template: str, **context: Any) -> Page:
@@ -240,9 +258,12 @@ def status_json(uuid: str) -> Response:
 @login_required
 def usagers() -> Page:
     form = SearchForm(request.args)
-    filters = queries.UsagerFilters(search=(form.q.data or "")[:100])
-    found = queries.usager_window(_organisation_id(), clock.now(), filters, request.args.get("curseur"))
-    return render_template("mandats/usagers.html", form=form, page=found)
+    tab = request.args.get("filtre", "tous")
+    tab = tab if tab in queries.TABS else "tous"
+    now = clock.now()
+    filters = queries.UsagerFilters(search=(form.q.data or "")[:100], tab=tab)
+    found = queries.usager_window(_organisation_id(), now, filters, request.args.get("curseur"))
+    return render_template("mandats/usagers.html", form=form, page=found, tab=tab, now=now)
 
 
 @bp.get("/espace-aidant/usagers/<int:usager_id>")

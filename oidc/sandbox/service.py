@@ -24,6 +24,7 @@ from aidants.mandats.models import DEMARCHE_LABELS
 from aidants.web import public_url
 from oidc.client import flow
 from oidc.client.settings import Settings
+from oidc.client.views import PAGES
 from oidc.provider import clients
 from oidc.provider.claims import REP_SCOPE_LABELS
 
@@ -73,6 +74,15 @@ def _settings() -> Settings:
     )
 
 
+def _error_page(error: flow.FranceConnectError) -> Response:
+    """The refusal in French, as an HTML page (the provider's kinds of refusal share the client's wording)."""
+    title, explanation = PAGES.get(error.kind, PAGES["invalid"])
+    explanation = explanation.replace("FranceConnect", "Aidants Connect")
+    page = render_template("sandbox/service_error.html", title=title.replace("FranceConnect", "Aidants Connect"),
+                           explanation=explanation)
+    return Response(page, status=error.status, mimetype="text/html")
+
+
 def _ensure_client(settings: Settings) -> None:
     """Register the sandbox service (or the URIs of this host and port) on first use."""
     client = clients.find(CLIENT_ID)
@@ -102,7 +112,7 @@ def login() -> Response:
     try:
         url, pending = flow.begin(settings, 0, clock.now())
     except flow.FranceConnectError as error:
-        return Response(render_template("sandbox/service_error.html", reason=error.kind), status=error.status)
+        return _error_page(error)
     demarche = request.args.get("demarche", "")
     if demarche in REP_SCOPE_LABELS:
         wanted = {"id_token": {"rep_scope": {"essential": True, "values": [REP_SCOPE_LABELS[demarche]]}}}
@@ -117,8 +127,7 @@ def callback() -> Response:
     try:
         identity = flow.complete(_settings(), pending, request.args, 0, clock.now())
     except flow.FranceConnectError as error:
-        page = render_template("sandbox/service_error.html", reason=error.kind)
-        return _save(Response(page, status=error.status), None)
+        return _save(_error_page(error), None)
     result = {"userinfo": identity.claims, "id_token_claims": _payload(identity.id_token)}
     return _save(redirect(url_for("sandbox_service.home")), {"result": result, "id_token": identity.id_token})
 

@@ -75,6 +75,14 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("activation.activate_card", "POST"): GONE,
     ("activation.conditions", "GET"): GONE,
     ("activation.conditions", "POST"): GONE,
+    ("legal.mentions", "GET"): ANY,
+    ("legal.donnees", "GET"): ANY,
+    ("legal.accessibilite", "GET"): ANY,
+    ("legal.cgu_page", "GET"): ANY,
+    ("legal.help_login", "GET"): ANY,
+    # CGU acceptance: everyone here accepted the current version already, so the page sends them on
+    ("legal.accept_cgu", "GET"): ("login",) + ("redirect",) * 6,
+    ("legal.accept_cgu", "POST"): SIGNED_IN_INVALID,  # the box not ticked
     # the aidant's own space
     ("accounts.reverify", "GET"): SIGNED_IN,
     ("accounts.reverify", "POST"): SIGNED_IN,
@@ -104,6 +112,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("mandats.recap", "POST"): SIGNED_IN_INVALID,
     ("franceconnect.start", "GET"): NO_MANDATE_CREATION_INVALID,  # no mandate being prepared
     ("franceconnect.callback", "GET"): ("unauthorized",) + ("invalid",) * 6,
+    ("mandats.cancel_draft", "POST"): ("login",) + ("redirect",) * 6,  # back to the dashboard
     ("franceconnect.logged_out", "GET"): SIGNED_IN_INVALID,
     # identity provider
     ("oidc_provider.discovery", "GET"): ANY,

@@ -102,4 +102,4 @@ def outcome(response: Any) -> str:
     if status in (301, 302, 303):
         return "login" if LOGIN.search(response.location or "") else "redirect"
     return {200: "ok", 201: "ok", 204: "ok", 400: "invalid", 401: "unauthorized", 403: "forbidden",
-            404: "hidden", 405: "not-allowed", 429: "throttled"}.get(status, f"error-{status}")
+            404: "hidden", 405: "not-allowed", 422: "invalid", 429: "throttled"}.get(status, f"error-{status}")

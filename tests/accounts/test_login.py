@@ -42,7 +42,7 @@ def test_link_is_single_use_and_expires_after_five_minutes(client, fixed_clock):
     assert client.post(path).status_code == 302
     other = client.application.test_client()
     response = other.post(path)
-    assert response.status_code == 400 and "plus valable" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "Ce lien a expiré ou a déjà servi" in response.get_data(as_text=True)
 
     fixed_clock.advance(minutes=1)
     client.post("/connexion", data={"email": who.aidant.email, "code": who.code(fixed_clock.now())})

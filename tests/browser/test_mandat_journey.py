@@ -42,7 +42,7 @@ def test_create_print_verify_revoke_and_renew_a_mandate(live_server, fixed_clock
     choose(page, "Papiers - Citoyenneté - Élections")
     choose(page, "Social - Santé")
     choose(page, "6 mois (182 jours)")
-    page.get_by_role("button", name="Identifier l'usager avec FranceConnect").click()
+    page.get_by_role("button", name="S’identifier avec FranceConnect").click()
 
     # 2. The usager logs in with FranceConnect (the sandbox), then is logged out of it at once.
     choose(page, "Angela Claire Louise DUBOIS")
@@ -61,7 +61,7 @@ def test_create_print_verify_revoke_and_renew_a_mandate(live_server, fixed_clock
     choose(page, "J'ai informé l'usager")
     page.get_by_label("Votre code à usage unique").fill(fresh_code(who, fixed_clock))
     page.get_by_role("button", name="Créer le mandat").click()
-    page.get_by_role("heading", name=re.compile("Mandat de Angela Claire Louise DUBOIS")).wait_for()
+    page.get_by_role("heading", name=re.compile("Mandat d'Angela Claire Louise DUBOIS")).wait_for()
     assert "Le mandat est créé" in page.inner_text("main")
     detail_url = page.url
     assert_accessible(page)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from aidants import typography
 from tests.browser.support import open_login_link_from_outbox
 from tests.oidc.provider_helpers import give_mandat, make_usager
 
@@ -38,7 +39,8 @@ def test_sandbox_service_receives_the_usager_identity(live_server, browser_page,
     page.get_by_role("heading", name="Pour quel usager agissez-vous ?").wait_for()
     assert_accessible(page)
     page.get_by_label("Rechercher un usager par son nom").fill("dub")
-    page.get_by_role("link", name=f"{usager.full_name} — né(e) le {usager.birthdate}").click()
+    born = f"{typography.ne(usager.gender)} le {typography.birthdate(usager.birthdate)}"
+    page.get_by_role("link", name=f"{usager.full_name} — {born}").click()
 
     page.get_by_role("heading", name="Quelle démarche réalisez-vous ?").wait_for()
     assert_accessible(page)

@@ -46,7 +46,7 @@ def test_staff_pages_and_statistics(live_server, browser_page, assert_accessible
 
     sign_in(page, staff, now)
     page.goto("/staff")
-    page.get_by_role("heading", name="Back-office de l'équipe nationale").wait_for()
+    page.get_by_role("heading", name="Espace de l'équipe nationale").wait_for()
     assert page.get_by_role("link", name="Demandes d'habilitation").get_attribute("href") == "/staff/habilitations"
     assert_accessible(page)
 

@@ -177,9 +177,10 @@ def test_a_co_referent_gets_an_app_from_the_referent_and_cannot_create_mandates(
     response = noe_client.post("/connexion", data={"email": "noe@exemple.fr",
                                                    "code": totp.code_for_step(seed, totp.step_at(world.now(), 30))})
     assert "Consultez votre messagerie" in text(response)
-    from tests.factories import last_login_path
+    from tests.factories import accept_cgu, last_login_path
 
     assert noe_client.post(last_login_path("noe@exemple.fr")).status_code == 302
+    accept_cgu(noe_client)  # a new account: the CGU come first
     assert noe_client.get("/referent").status_code == 302  # one structure: straight to it
     assert noe_client.get(base(world)).status_code == 200
     assert "ne permet pas de créer des mandats" in text(noe_client.get("/mandats/nouveau"))

@@ -53,7 +53,7 @@ def test_bad_lines_are_listed_with_their_numbers_and_nothing_is_imported(team: T
     page = text(response)
     assert response.status_code == 400
     assert "Aucune carte importée" in page
-    table = page[page.index('<table id="bad-lines">'):page.index("</table>")]
+    table = page[page.index('<table tabindex="0" id="bad-lines">'):page.index("</table>")]
     for line in (3, 4, 5, 6, 7, 8):
         assert f"<tr><td>{line}</td>" in table, line
     assert "<tr><td>2</td>" not in table

@@ -24,7 +24,7 @@ from tests.staff.helpers import journal_actions, make_mandat, text
 
 
 def seqs(page: str) -> list[int]:
-    table = re.search(r'<table id="journal">(.*?)</table>', page, re.S)
+    table = re.search(r'<table tabindex="0" id="journal">(.*?)</table>', page, re.S)
     return [int(n) for n in re.findall(r"<tr>\s*<td>(\d+)</td>", table.group(1))] if table else []
 
 

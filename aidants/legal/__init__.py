@@ -1,0 +1,1 @@
+"""Public and legal pages (mentions légales, données personnelles, accessibilité, CGU), help, and CGU acceptance."""
