@@ -1,6 +1,7 @@
 """Imports every model module so that the metadata knows every table (for Alembic and tests)."""
 
 from aidants.accounts import models as accounts_models  # noqa: F401
+from aidants.espace_usager import models as espace_usager_models  # noqa: F401
 from aidants.habilitation import models as habilitation_models  # noqa: F401
 from aidants.journal import models as journal_models  # noqa: F401
 from aidants.mail import OutboxMessage  # noqa: F401
