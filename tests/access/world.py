@@ -14,18 +14,23 @@ from werkzeug.routing import Rule
 
 from aidants import db
 from aidants.accounts.models import AidantSession
+from aidants.espace_usager import sessions as usager_sessions
 from aidants.habilitation import services as habilitation
 from aidants.security import crypto
+from aidants.usagers.models import Usager
 from tests.factories import AidantWithDevice, make_aidant, make_organisation
 from tests.oidc.provider_helpers import give_mandat, make_usager
 
-ROLES = ("anonymous", "aidant_a", "aidant_b", "referent_a", "referent_b", "staff")
+ROLES = ("anonymous", "aidant_a", "aidant_b", "referent_a", "referent_b", "staff", "usager", "usager_other")
+#: The usager roles: the usager of structure A's mandate, and another usager (with a mandate in B).
+USAGER_ROLES = ("usager", "usager_other")
 
 
 @dataclass
 class World:
     people: dict[str, AidantWithDevice]
     values: dict[str, Any] = field(default_factory=dict)
+    usagers: dict[str, Usager] = field(default_factory=dict)
 
 
 def build_world(fixed_clock: Any) -> World:
@@ -40,6 +45,8 @@ def build_world(fixed_clock: Any) -> World:
     }
     usager = make_usager(now)
     mandat = give_mandat(people["aidant_a"], usager, ["social", "logement"], now)
+    other = make_usager(now, "Karim", "BENSAÏD")
+    give_mandat(people["aidant_b"], other, ["social"], now)
     fixed_clock.advance(seconds=31)
     issuer = habilitation.confirm_access(habilitation.request_access("demandeur@exemple.fr", "127.0.0.1", now).token,
                                          now)
@@ -52,7 +59,7 @@ def build_world(fixed_clock: Any) -> World:
         "autorisation_id": mandat.autorisations[0].id, "token": crypto.new_token(),
         "filename": "app.css", "request_uuid": request.uuid,
     }
-    return World(people, values)
+    return World(people, values, {"usager": usager, "usager_other": other})
 
 
 def open_session(client: FlaskClient, who: AidantWithDevice, now: dt.datetime) -> None:
@@ -65,9 +72,18 @@ def open_session(client: FlaskClient, who: AidantWithDevice, now: dt.datetime) -
         session["sid"] = token
 
 
+def open_usager_session(client: FlaskClient, usager: Usager, now: dt.datetime) -> None:
+    """A usager signed in to the espace usager; the cookie is sent on every path (not only /usager), so
+    the matrix proves it grants nothing elsewhere."""
+    value = usager_sessions.open_session(usager, now)
+    db.commit()
+    client.set_cookie(usager_sessions.COOKIE, value, path="/")
+
+
 #: Placeholders whose value depends on the route.
 PER_ENDPOINT = {
     "dsfr": {"filename": "dsfr.min.css"},
+    "credentials.status_list_token": {"list_id": 1},
 }
 
 
