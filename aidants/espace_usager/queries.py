@@ -71,8 +71,11 @@ def describe_uses(entries: list[JournalEntry]) -> list[Use]:
     """Journal entries in the usager's words: service name, structure, aidant's first name and initial."""
     session = db.session()
     client_ids = {e.client_id for e in entries if e.client_id}
-    names = dict(session.execute(sa.select(_clients.c.client_id, _clients.c.name)
-                                 .where(_clients.c.client_id.in_(client_ids)))) if client_ids else {}
+    names: dict[str, str] = {}
+    if client_ids:
+        rows = session.execute(sa.select(_clients.c.client_id, _clients.c.name)
+                               .where(_clients.c.client_id.in_(client_ids)))
+        names = {str(row[0]): str(row[1]) for row in rows}
     aidant_ids = {e.aidant_id for e in entries if e.aidant_id}
     aidants = {a.id: a for a in session.scalars(sa.select(Aidant).where(Aidant.id.in_(aidant_ids)))} \
         if aidant_ids else {}
