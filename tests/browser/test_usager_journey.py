@@ -126,3 +126,33 @@ def test_the_usager_sees_and_stops_what_is_done_in_their_name(live_server, brows
     shot(page, "6-structure")
     assert "par l'usager lui-même" in page.inner_text("#autorisations")
     assert_no_csp_violation()
+
+
+def test_the_other_pages_of_the_espace_usager_are_accessible(live_server, browser_page, assert_accessible,
+                                                            assert_no_csp_violation):
+    from aidants.espace_usager import sessions
+    from tests.oidc.provider_helpers import make_usager
+
+    page, now = browser_page, live_server.now()
+    usager = make_usager(now)
+    mandat = give_mandat(make_aidant(now), usager, ["social", "argent"], now)
+    value = sessions.open_session(usager, now)
+    db.commit()
+    page.context.add_cookies([{"name": sessions.COOKIE, "value": value, "url": live_server.url + "/usager/"}])
+    for path, heading in [(f"/usager/mandats/{mandat.uuid}", "Mandat donné à"),
+                          (f"/usager/mandats/{mandat.uuid}/attestation", "Mandat de représentation"),
+                          ("/usager/notifications", "Mes notifications"), ("/usager/donnees", "Mes données"),
+                          ("/usager/effacement", "Effacer mes données"), ("/usager/utilisations", "Ce qui a été fait")]:
+        page.goto(path)
+        page.get_by_role("heading", name=heading).first.wait_for()
+        assert_accessible(page)
+    shot(page, "7-utilisations-vides")
+    page.goto("/usager/notifications")
+    page.locator("label.fr-label", has_text="résumé des utilisations").first.click()
+    page.get_by_role("button", name="Enregistrer mes choix").click()
+    page.get_by_text("Vos choix de notifications sont enregistrés.").wait_for()
+    assert not page.get_by_label("Chaque jour où un mandat a servi : le résumé des utilisations").is_checked()
+    page.goto("/usager/effacement")
+    assert "encore actifs" in page.inner_text("#erase-blocked")
+    shot(page, "8-effacement-refuse")
+    assert_no_csp_violation()
