@@ -28,11 +28,13 @@ ACTIVITY_GRANULARITY = dt.timedelta(seconds=30)
 
 
 def _idle() -> dt.timedelta:
-    return dt.timedelta(minutes=int(current_app.config.get("USAGER_SESSION_IDLE_MINUTES", 30)))
+    minutes = current_app.config.get("USAGER_SESSION_IDLE_MINUTES")
+    return dt.timedelta(minutes=int(minutes)) if minutes else IDLE
 
 
 def _max_age() -> dt.timedelta:
-    return dt.timedelta(minutes=int(current_app.config.get("USAGER_SESSION_MAX_MINUTES", 120)))
+    minutes = current_app.config.get("USAGER_SESSION_MAX_MINUTES")
+    return dt.timedelta(minutes=int(minutes)) if minutes else MAX_AGE
 
 
 def _mac(token: str) -> str:
