@@ -89,6 +89,11 @@ def _register_blueprints(app: Flask) -> None:
     from aidants.legal.views import bp as legal_bp
 
     app.register_blueprint(legal_bp)
+    from aidants.espace_usager.public_views import bp as credentials_bp
+    from aidants.espace_usager.views import bp as usager_bp
+
+    app.register_blueprint(usager_bp)
+    app.register_blueprint(credentials_bp)
     from oidc.client.views import bp as franceconnect_bp
 
     app.register_blueprint(franceconnect_bp)

@@ -2,6 +2,7 @@
 
 from aidants.accounts import activation_models  # noqa: F401
 from aidants.accounts import models as accounts_models  # noqa: F401
+from aidants.espace_usager import models as espace_usager_models  # noqa: F401
 from aidants.habilitation import models as habilitation_models  # noqa: F401
 from aidants.jobs import models as jobs_models  # noqa: F401
 from aidants.journal import models as journal_models  # noqa: F401

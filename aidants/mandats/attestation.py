@@ -11,7 +11,7 @@ from typing import Any
 
 import segno
 
-from aidants.mandats.models import ACTIVE, DEMARCHE_LABELS, EXPIRED, REPLACED, REVOKED, Mandat
+from aidants.mandats.models import ACTIVE, DEMARCHE_LABELS, EXPIRED, REPLACED, REVOKED, Autorisation, Mandat
 
 PUBLIC_STATUS = {ACTIVE: "valid", EXPIRED: "expired", REVOKED: "revoked", REPLACED: "replaced"}
 PUBLIC_LABELS = {ACTIVE: "Valide", EXPIRED: "Expiré", REVOKED: "Révoqué", REPLACED: "Remplacé"}
@@ -25,6 +25,11 @@ JOURNAL_LABELS = {
     "use_autorisation": "Utilisation d'une autorisation",
     "franceconnect_usager": "Identification de l'usager par FranceConnect",
 }
+
+
+def is_replaced(autorisation: Autorisation) -> bool:
+    """Closed because a newer mandate took over this démarche (a renewal, or a new mandate)."""
+    return autorisation.revoked_reason == "replaced" or autorisation.replaced_at is not None
 
 
 def qr_code(url: str) -> str:
@@ -51,10 +56,29 @@ def public_status(mandat: Mandat, now: dt.datetime) -> dict[str, Any]:
             {"demarche": a.demarche, "label": DEMARCHE_LABELS[a.demarche],
              "status": PUBLIC_STATUS[a.display_status(now)],
              "replaced_by": ({"created_at": a.replaced_by.created_at.isoformat()}
-                             if a.display_status(now) == REPLACED and a.replaced_by else None)}
+                             if a.display_status(now) == REPLACED and a.replaced_by else None),
+             "replaced": a.display_status(now) == REPLACED}
             for a in sorted(mandat.autorisations, key=lambda a: list(DEMARCHE_LABELS).index(a.demarche))
         ],
         "valid_demarches": mandat.active_demarches(now),
+        "replaced": mandat.status(now) != ACTIVE and any(is_replaced(a) for a in mandat.autorisations),
         "template_version": mandat.template_version,
     }
 
+
+def birthdate_label(birthdate: str) -> str:
+    """A FranceConnect birthdate as the French read it: 12/05/1980, or 05/1980 and 1980 when partial."""
+    year, _, rest = birthdate.partition("-")
+    month, _, day = rest.partition("-")
+    if not month or month == "00":
+        return year
+    if not day or day == "00":
+        return f"{month}/{year}"
+    return f"{day}/{month}/{year}"
+
+
+def credential_qr(jws: str) -> str | None:
+    """The signed attestation itself as a second QR code (a verifier's app reads it offline)."""
+    if not jws:
+        return None
+    return segno.make(jws, error="l").svg_data_uri(scale=2, border=2)

@@ -22,8 +22,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from aidants import db, errors
 from aidants.accounts import devices, throttle
 from aidants.accounts.models import Aidant
+from aidants.espace_usager import notices
 from aidants.journal import services as journal
-from aidants.mandats import queries
+from aidants.mandats import credential, queries
 from aidants.mandats.models import (
     DEMARCHE_LABELS,
     DURATIONS,
@@ -251,12 +252,15 @@ def _insert(aidant: Aidant, organisation: Organisation, usager: Usager, demarche
         journal.append("create_autorisation", now=now, aidant_id=aidant.id, organisation_id=organisation.id,
                        usager_id=usager.id, mandat_id=mandat.id, autorisation_id=autorisation.id,
                        demarches=[demarche], extra={"expires_at": expires_at.isoformat()})
+    # The credential is signed once the autorisations have ids: each démarche points to its status bit.
+    mandat.jws = credential.issue(mandat, organisation, usager, list(mandat.autorisations), issuer, now)
     journal.append("create_attestation", now=now, aidant_id=aidant.id, organisation_id=organisation.id,
                    usager_id=usager.id, mandat_id=mandat.id, demarches=demarches,
                    extra={"uuid": mandat_uuid, "duration": duration, "template_version": TEMPLATE_VERSION,
                           "jws_sha256": crypto.sha256_hex(mandat.jws.encode())})
     _index_usager(organisation.id, usager, now)
     session.flush()
+    notices.created(mandat, usager, now)
     return mandat
 
 
@@ -333,11 +337,38 @@ def revoke(*, aidant: Aidant, mandat: Mandat, code: str, now: dt.datetime,
         raise MandatError("Il n'y a rien à révoquer : cette autorisation est déjà révoquée ou expirée.")
     _check_code(aidant, code, now)
     lock_usager(mandat.usager_id)  # the same first lock as a creation: they queue, never deadlock
+    _record_revocation(mandat, targets, now, actor_kind="aidant", aidant_id=aidant.id,
+                       organisation_id=organisation.id, reason="revocation")
+    throttle.clear(f"mandat-code:{aidant.id}")
+    db.session().flush()
+    return targets
+
+
+def revoke_by_usager(*, usager_id: int, mandat: Mandat, now: dt.datetime,
+                     autorisation_id: int | None = None) -> list[Autorisation]:
+    """The usager revokes one autorisation, or every active one, of their own mandate; journaled with the
+    usager as actor, effective at once, the structure and the usager told."""
+    if mandat.usager_id != usager_id:
+        raise MandatError("Ce mandat n'a pas été donné par vous.")
+    targets = [a for a in mandat.autorisations
+               if a.is_active(now) and (autorisation_id is None or a.id == autorisation_id)]
+    if not targets:
+        raise MandatError("Il n'y a rien à révoquer : cette démarche est déjà révoquée ou le mandat a expiré.")
+    lock_usager(mandat.usager_id)  # the same first lock as a creation: they queue, never deadlock
+    _record_revocation(mandat, targets, now, actor_kind="usager", aidant_id=None,
+                       organisation_id=mandat.organisation_id, reason="usager")
+    db.session().flush()
+    return targets
+
+
+def _record_revocation(mandat: Mandat, targets: list[Autorisation], now: dt.datetime, *, actor_kind: str,
+                       aidant_id: int | None, organisation_id: int, reason: str) -> None:
+    """The core of every revocation: close the autorisations (once, under concurrency), journal, notify."""
     ids = [a.id for a in targets]
     result = db.session().execute(
         sa.update(Autorisation)
         .where(Autorisation.id.in_(ids), Autorisation.revoked_at.is_(None))
-        .values(revoked_at=now, revoked_by_id=aidant.id, revoked_reason="revocation")
+        .values(revoked_at=now, revoked_by_id=aidant_id, revoked_reason=reason)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != len(ids):  # type: ignore[attr-defined]
@@ -345,15 +376,14 @@ def revoke(*, aidant: Aidant, mandat: Mandat, code: str, now: dt.datetime,
                           "Rechargez la page.")
     for autorisation in targets:
         # Mirror what the UPDATE wrote, without a second UPDATE (whose foreign-key checks took locks).
-        for name, value in (("revoked_at", now), ("revoked_by_id", aidant.id), ("revoked_reason", "revocation")):
+        for name, value in (("revoked_at", now), ("revoked_by_id", aidant_id), ("revoked_reason", reason)):
             set_committed_value(autorisation, name, value)
-        journal.append("cancel_autorisation", now=now, aidant_id=aidant.id, organisation_id=organisation.id,
-                       usager_id=mandat.usager_id, mandat_id=mandat.id, autorisation_id=autorisation.id,
-                       demarches=[autorisation.demarche], extra={"reason": "revocation"})
+        journal.append("cancel_autorisation", now=now, actor_kind=actor_kind, aidant_id=aidant_id,
+                       organisation_id=organisation_id, usager_id=mandat.usager_id, mandat_id=mandat.id,
+                       autorisation_id=autorisation.id, demarches=[autorisation.demarche],
+                       extra={"reason": reason})
     if mandat.status(now) != "active":
-        journal.append("cancel_mandat", now=now, aidant_id=aidant.id, organisation_id=organisation.id,
-                       usager_id=mandat.usager_id, mandat_id=mandat.id, demarches=[a.demarche for a in targets],
-                       extra={"uuid": mandat.uuid})
-    throttle.clear(f"mandat-code:{aidant.id}")
-    db.session().flush()
-    return targets
+        journal.append("cancel_mandat", now=now, actor_kind=actor_kind, aidant_id=aidant_id,
+                       organisation_id=organisation_id, usager_id=mandat.usager_id, mandat_id=mandat.id,
+                       demarches=[a.demarche for a in targets], extra={"uuid": mandat.uuid})
+    notices.revoked(mandat, targets, now, by_usager=actor_kind == "usager")

@@ -222,6 +222,7 @@ def attestation_page(uuid: str) -> Page:
     mandat = _mandat_or_404(uuid)
     url = _verify_url(mandat)
     return render_template("mandats/attestation.html", mandat=mandat, verify_url=url, qr=attestation.qr_code(url),
+                           credential_qr=attestation.credential_qr(mandat.jws),
                            text_template=f"mandats/textes/{mandat.template_version}.html")
 
 
@@ -366,7 +367,8 @@ def _revoke(mandat: Mandat, autorisation_id: int | None) -> Page:
 @login_required
 def revocation_attestation(uuid: str) -> Page:
     mandat = _mandat_or_404(uuid)
-    revoked = [a for a in mandat.autorisations if a.revoked_at is not None and a.revoked_reason == "revocation"]
+    revoked = [a for a in mandat.autorisations
+               if a.revoked_at is not None and a.revoked_reason in ("revocation", "usager")]
     if not revoked:
         return render_error(404, "Aucune autorisation de ce mandat n'a été révoquée.")
     url = _verify_url(mandat)

@@ -34,6 +34,8 @@ class Usager(Base):
     updated_at: Mapped[dt.datetime]
     # Lower-cased "given family" for the aidant's search; kept in step by the service.
     search_name: Mapped[str] = mapped_column(sa.String(520), index=True, default="")
+    # Set when the identity was erased (GDPR): every personal field is then empty.
+    erased_at: Mapped[dt.datetime | None]
 
     @property
     def full_name(self) -> str:

@@ -50,6 +50,8 @@ class Pending:
     issuer: str
     aidant_id: int
     started_at: float
+    #: "mandat": an aidant identifies a usager at the desk; "usager": a usager signs in to their space.
+    purpose: str = "mandat"
 
     def as_session(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,7 +63,8 @@ class Pending:
             return None
         try:
             return cls(state=str(data["state"]), nonce=str(data["nonce"]), issuer=str(data["issuer"]),
-                       aidant_id=int(data["aidant_id"]), started_at=float(data["started_at"]))
+                       aidant_id=int(data["aidant_id"]), started_at=float(data["started_at"]),
+                       purpose=str(data.get("purpose", "mandat")))
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -82,11 +85,11 @@ def _metadata(settings: Settings) -> dict[str, Any]:
         raise FranceConnectError("unreachable", f"discovery:{exc.reason}", 503) from exc
 
 
-def begin(settings: Settings, aidant_id: int, now: dt.datetime) -> tuple[str, Pending]:
+def begin(settings: Settings, aidant_id: int, now: dt.datetime, purpose: str = "mandat") -> tuple[str, Pending]:
     """The URL of FranceConnect's authorization endpoint, and what to keep until the callback."""
     endpoint = _metadata(settings)["authorization_endpoint"]
     pending = Pending(state=crypto.new_token(), nonce=secrets.token_urlsafe(NONCE_BYTES), issuer=settings.issuer,
-                      aidant_id=aidant_id, started_at=now.timestamp())
+                      aidant_id=aidant_id, started_at=now.timestamp(), purpose=purpose)
     with OAuth2Session(settings.client_id, redirect_uri=settings.redirect_uri, scope=settings.scopes) as client:
         url, _ = client.create_authorization_url(endpoint, state=pending.state, nonce=pending.nonce,
                                                  acr_values=settings.acr_values, prompt="login")
@@ -98,7 +101,7 @@ def check_callback(settings: Settings, pending: Pending | None, args: Mapping[st
     """Check that this callback answers the request this browser made; return the code."""
     if pending is None:
         raise FranceConnectError("no_pending")
-    if pending.aidant_id != aidant_id:
+    if pending.purpose == "mandat" and pending.aidant_id != aidant_id:
         raise FranceConnectError("other_aidant")
     if not crypto.equal(args.get("state", ""), pending.state):
         raise FranceConnectError("state")

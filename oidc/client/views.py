@@ -14,6 +14,8 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 from werkzeug.wrappers import Response
 
 from aidants import clock, db
+from aidants.espace_usager import services as usager_space
+from aidants.espace_usager import views as espace_usager
 from aidants.security import crypto
 from aidants.usagers import services as usagers
 from aidants.web import login_required
@@ -25,6 +27,9 @@ bp = Blueprint("franceconnect", __name__, url_prefix="/franceconnect")
 
 PENDING = "franceconnect"
 LOGOUT_STATE = "franceconnect_logout"
+#: The espace usager's sign-in keeps its own pending request, so it never disturbs an aidant's.
+PENDING_USAGER = "franceconnect_usager"
+LOGOUT_STATE_USAGER = "franceconnect_logout_usager"
 DRAFT = "mandat_draft"
 
 #: The French page for each kind of refusal: (title, explanation).
@@ -103,9 +108,53 @@ def start() -> Response | tuple[str, int, dict[str, str]]:
     return redirect(url)
 
 
+@bp.get("/espace-usager")
+def start_usager() -> Response | tuple[str, int]:
+    """Send a usager to FranceConnect to sign in to their own space (no aidant involved)."""
+    try:
+        url, pending = flow.begin(current(), 0, clock.now(), purpose="usager")
+    except NotConfigured:
+        return espace_usager.refused("not_configured", 503)
+    except flow.FranceConnectError as exc:
+        log.warning("FranceConnect sign-in of a usager could not start: %s", exc.reason)
+        return espace_usager.refused(exc.kind, exc.status)
+    session[PENDING_USAGER] = pending.as_session()
+    return redirect(url)
+
+
+def _usager_callback(pending: flow.Pending) -> Response | tuple[str, int]:
+    """The espace usager's sign-in: verify FranceConnect's answer, open the usager's own session."""
+    now = clock.now()
+    try:
+        settings = current()
+        identity = flow.complete(settings, pending, request.args, 0, now)
+        signed = usager_space.sign_in(identity.claims, now)
+    except NotConfigured:
+        return espace_usager.refused("not_configured", 503)
+    except flow.FranceConnectError as exc:
+        log.warning("FranceConnect sign-in of a usager refused: %s", exc.reason)
+        return espace_usager.refused(exc.kind, exc.status)
+    except usagers.InvalidIdentity as exc:
+        log.warning("FranceConnect identity of a usager refused: %s", exc)
+        return espace_usager.refused("identity", 400)
+    if signed.cookie is None:
+        return espace_usager.no_mandate()
+    logout_state = crypto.new_token()
+    session[LOGOUT_STATE_USAGER] = logout_state
+    url = flow.end_session_url(settings, identity.id_token, logout_state)
+    response = redirect(url or url_for("usager.home"))
+    espace_usager.set_cookie(response, signed.cookie)
+    return response
+
+
 @bp.get("/retour")
 def callback() -> Response | tuple[str, int, dict[str, str]]:
     """FranceConnect's answer: verify it, record the usager, then log them out of FranceConnect."""
+    usager_pending = flow.Pending.from_session(session.get(PENDING_USAGER))
+    if usager_pending is not None and (
+            crypto.equal(request.args.get("state", ""), usager_pending.state) or PENDING not in session):
+        session.pop(PENDING_USAGER, None)  # single use, whatever happens next
+        return _usager_callback(usager_pending)
     pending = flow.Pending.from_session(session.pop(PENDING, None))  # single use, whatever happens next
     if g.get("aidant") is None:
         return refused("signed_out", 401)
@@ -135,9 +184,14 @@ def callback() -> Response | tuple[str, int, dict[str, str]]:
 
 
 @bp.get("/deconnexion")
-@login_required
 def logged_out() -> Response | tuple[str, int, dict[str, str]]:
-    """FranceConnect logged the usager out; go on to the mandate's recap."""
+    """FranceConnect logged the usager out; go on to the mandate's recap (or to the espace usager)."""
+    usager_state = session.get(LOGOUT_STATE_USAGER)
+    if isinstance(usager_state, str) and crypto.equal(request.args.get("state", ""), usager_state):
+        session.pop(LOGOUT_STATE_USAGER, None)
+        return redirect(url_for("usager.home"))
+    if g.get("aidant") is None:
+        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
     expected = session.pop(LOGOUT_STATE, None)
     if not isinstance(expected, str) or not crypto.equal(request.args.get("state", ""), expected):
         return refused("logout_unexpected")

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 
 from aidants import clock
-from tests.access.world import ROLES, build_world, open_session, outcome, path_for
+from tests.access.world import ROLES, USAGER_ROLES, build_world, open_session, open_usager_session, outcome, path_for
 from tests.conftest import build_app
 
 ANY = ("ok",) * 7
@@ -43,6 +43,12 @@ STAFF_HIDDEN = ("login", "forbidden", "forbidden", "forbidden", "forbidden", "hi
 STAFF_UNPROCESSABLE = ("login", "forbidden", "forbidden", "forbidden", "forbidden", "error-422", "forbidden")
 STAFF_CONFLICT = ("login", "forbidden", "forbidden", "forbidden", "forbidden", "error-409", "forbidden")
 GONE = ("error-410",) * 7  # an activation link or path that is not (or no longer) usable
+# The espace usager: the aidant roles above, then the usager of A's mandate and another usager. No aidant
+# session opens it; another usager's mandate is hidden. A line of the aidant roles only gives both usagers what
+# the anonymous visitor gets: a usager's cookie grants nothing outside the espace usager.
+NOT_AIDANTS = ("login",) * 7
+USAGER_OWN = (*NOT_AIDANTS, "ok", "hidden")
+USAGER_ANY = (*NOT_AIDANTS, "ok", "ok")
 
 EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     # public
@@ -235,7 +241,39 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("sandbox_service.login", "GET"): ("error-503",) * 7,  # no HTTP server to reach: 503 + Retry-After
     ("sandbox_service.callback", "GET"): ("invalid",) * 7,
     ("sandbox_service.logout", "POST"): ("redirect",) * 7,
+    # the espace usager (issue 11)
+    ("usager.login", "GET"): (*ANY, "redirect", "redirect"),
+    ("usager.logout", "POST"): ("login",) * 9,
+    ("usager.home", "GET"): USAGER_ANY,
+    ("usager.mandat", "GET"): USAGER_OWN,
+    ("usager.attestation_page", "GET"): USAGER_OWN,
+    ("usager.revocation_attestation", "GET"): (*NOT_AIDANTS, "hidden", "hidden"),  # nothing revoked yet
+    ("usager.credential", "GET"): USAGER_OWN,
+    ("usager.revoke", "GET"): USAGER_OWN,
+    ("usager.revoke", "POST"): (*NOT_AIDANTS, "redirect", "hidden"),
+    ("usager.revoke_autorisation", "GET"): USAGER_OWN,
+    ("usager.revoke_autorisation", "POST"): (*NOT_AIDANTS, "redirect", "hidden"),
+    ("usager.uses", "GET"): USAGER_ANY,
+    ("usager.uses_csv", "GET"): USAGER_ANY,
+    ("usager.notices", "GET"): USAGER_ANY,
+    ("usager.notices", "POST"): (*NOT_AIDANTS, "redirect", "redirect"),
+    ("usager.export_page", "GET"): USAGER_ANY,
+    ("usager.export_json", "GET"): USAGER_ANY,
+    ("usager.erase", "GET"): USAGER_ANY,
+    ("usager.erase", "POST"): (*NOT_AIDANTS, "error-409", "error-409"),  # both still have an active mandate
+    ("franceconnect.start_usager", "GET"): ("error-503",) * 9,  # the test app has no HTTP server to reach
+    ("credentials.status_list_token", "GET"): ("ok",) * 9,
+    ("credentials.aidant_credential", "GET"): (*OF_A, "login", "login"),
+    ("credentials.staff_erase", "GET"): STAFF,
+    ("credentials.staff_erase", "POST"): ("login", "forbidden", "forbidden", "forbidden", "forbidden",
+                                          "error-409", "forbidden"),  # the usager still has an active mandate
 }
+
+
+def expected_outcomes(endpoint: str, method: str) -> tuple[str, ...]:
+    """The line of the matrix, with the usager roles getting the anonymous outcome when not named."""
+    line = EXPECTED[(endpoint, method)]
+    return line if len(line) == len(ROLES) else (*line, *(line[0],) * len(USAGER_ROLES))
 
 
 def routes(app: Flask) -> list[tuple[str, str]]:
@@ -259,7 +297,7 @@ def test_every_route_is_in_the_matrix(database_url, tmp_path):
 def test_route_answers_each_role_as_expected(database_url, tmp_path, fixed_clock, endpoint, method):
     app = _app(database_url, tmp_path)
     clock.set_clock(app, fixed_clock)
-    expected = dict(zip(ROLES, EXPECTED[(endpoint, method)], strict=True))
+    expected = dict(zip(ROLES, expected_outcomes(endpoint, method), strict=True))
     order = sorted(ROLES, key=lambda role: expected[role] in ("ok", "invalid", "redirect"))  # refusals first
     try:
         with app.app_context():
@@ -269,7 +307,9 @@ def test_route_answers_each_role_as_expected(database_url, tmp_path, fixed_clock
             seen = {}
             for role in order:
                 client = app.test_client()
-                if role != "anonymous":
+                if role in USAGER_ROLES:
+                    open_usager_session(client, world.usagers[role], fixed_clock.now())
+                elif role != "anonymous":
                     open_session(client, world.people[role], fixed_clock.now())
                 seen[role] = outcome(client.open(path, method=method, data={} if method == "POST" else None))
         assert seen == expected, f"{method} {path}"

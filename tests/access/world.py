@@ -14,19 +14,25 @@ from werkzeug.routing import Rule
 
 from aidants import db
 from aidants.accounts.models import AidantSession
+from aidants.espace_usager import sessions as usager_sessions
 from aidants.habilitation import services as habilitation
 from aidants.security import crypto
+from aidants.usagers.models import Usager
 from tests.factories import AidantWithDevice, make_aidant, make_organisation
 from tests.oidc.provider_helpers import REDIRECT_URI, give_mandat, make_usager, register_client
 
 #: ``coreferent_a``: a co-référent of A who may not create (so may not use) mandates.
-ROLES = ("anonymous", "aidant_a", "aidant_b", "referent_a", "referent_b", "staff", "coreferent_a")
+AIDANT_ROLES = ("anonymous", "aidant_a", "aidant_b", "referent_a", "referent_b", "staff", "coreferent_a")
+#: The usager roles: the usager of structure A's mandate, and another usager (with a mandate in B).
+USAGER_ROLES = ("usager", "usager_other")
+ROLES = (*AIDANT_ROLES, *USAGER_ROLES)
 
 
 @dataclass
 class World:
     people: dict[str, AidantWithDevice]
     values: dict[str, Any] = field(default_factory=dict)
+    usagers: dict[str, Usager] = field(default_factory=dict)
 
 
 def build_world(fixed_clock: Any) -> World:
@@ -42,6 +48,8 @@ def build_world(fixed_clock: Any) -> World:
     }
     usager = make_usager(now)
     mandat = give_mandat(people["aidant_a"], usager, ["social", "logement"], now)
+    other = make_usager(now, "Karim", "BENSAÏD")
+    give_mandat(people["aidant_b"], other, ["social"], now)
     fixed_clock.advance(seconds=31)
     issuer = habilitation.confirm_access(habilitation.request_access("demandeur@exemple.fr", "127.0.0.1", now).token,
                                          now)
@@ -57,7 +65,7 @@ def build_world(fixed_clock: Any) -> World:
                        "scope": "openid profile", "state": "state-1234567890",
                        "nonce": "nonce-12345678901234567890"},
     }
-    return World(people, values)
+    return World(people, values, {"usager": usager, "usager_other": other})
 
 
 def open_session(client: FlaskClient, who: AidantWithDevice, now: dt.datetime) -> None:
@@ -70,12 +78,21 @@ def open_session(client: FlaskClient, who: AidantWithDevice, now: dt.datetime) -
         session["sid"] = token
 
 
+def open_usager_session(client: FlaskClient, usager: Usager, now: dt.datetime) -> None:
+    """A usager signed in to the espace usager; the cookie is sent on every path (not only /usager), so
+    the matrix proves it grants nothing elsewhere."""
+    value = usager_sessions.open_session(usager, now)
+    db.commit()
+    client.set_cookie(usager_sessions.COOKIE, value, path="/")
+
+
 #: Placeholders whose value depends on the route.
 PER_ENDPOINT = {
     "dsfr": {"filename": "dsfr.min.css"},
     "journal.checkpoint_note": {"checkpoint_id": 1},  # none yet in the world: 404 for staff
     "jobs.run_now": {"job": "stats_snapshot"},
     "jobs.retry": {"message_id": 1},
+    "credentials.status_list_token": {"list_id": 1},
 }
 
 
