@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aidants import mail
+from aidants.outbox import services as outbox
 from oidc.provider import clients
 from oidc.sandbox.service import CLIENT_ID
 from tests.factories import make_aidant
@@ -17,7 +17,7 @@ def test_a_forged_host_does_not_reach_the_issuer_or_the_emailed_links(client, fi
     assert all("evil" not in str(value) for value in discovery.values())
     client.post("/connexion", data={"email": who.aidant.email, "code": who.code(fixed_clock.now())}, headers=EVIL)
     client.post("/habilitation", data={"email": "demandeur@exemple.fr"}, headers=EVIL)
-    bodies = [message.body for message in mail.outbox()]
+    bodies = [message.body for message in outbox.latest()]
     assert len(bodies) == 2 and all("http://localhost/" in body for body in bodies)
     assert not any("evil.example" in body for body in bodies)
 
