@@ -244,7 +244,8 @@ def main() -> None:
             if not args.keep:
                 drop_database(args.database_url, DATABASE)
     sent = len(outcome.latencies)
-    print(f"gunicorn            {args.workers} sync workers on {HOST}; {args.concurrency} client threads")
+    print(f"gunicorn            {args.workers} workers (gunicorn.conf.py: gthread) on {HOST}; "
+          f"{args.concurrency} client threads")
     print(f"POST /connexion     {sent} in {elapsed:.2f} s: {outcome.ok} links sent, {outcome.refused} refused")
     if sent:
         print(f"throughput          {sent / elapsed:.1f} requests/s")
