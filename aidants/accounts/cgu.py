@@ -1,32 +1,25 @@
-"""Acceptance of the conditions générales d'utilisation (CGU) by aidants and référents.
+"""Acceptance of the CGU by aidants and référents, as the activation path records it.
 
-The CGU text and its history live with the legal pages; this module only knows the version in force
-and records who accepted it (``Aidant.cgu_version``), journaled.
+The versions, their texts and the rule live with the legal pages (``aidants.legal``): one version in
+force, one way to accept it (journaled), whether at activation or at a later sign-in.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from aidants import db
 from aidants.accounts.models import Aidant
-from aidants.journal import services as journal
+from aidants.legal import services as legal
+from aidants.legal.cgu import CURRENT_CGU_VERSION
 
-#: The version of the CGU in force; raising it makes every aidant accept again at their next sign-in.
-CURRENT_CGU_VERSION = "2026-12"
+__all__ = ["CURRENT_CGU_VERSION", "accept", "needs_acceptance"]
 
 
 def needs_acceptance(aidant: Aidant) -> bool:
     """Whether the aidant has not accepted the CGU in force."""
-    return aidant.cgu_version != CURRENT_CGU_VERSION
+    return legal.needs_cgu(aidant)
 
 
 def accept(aidant: Aidant, now: dt.datetime) -> None:
-    """Record the aidant's acceptance of the CGU in force."""
-    if not needs_acceptance(aidant):
-        return
-    previous = aidant.cgu_version
-    aidant.cgu_version = CURRENT_CGU_VERSION
-    db.session().flush()
-    journal.append("accept_cgu", now=now, aidant_id=aidant.id, organisation_id=aidant.current_organisation_id,
-                   extra={"version": CURRENT_CGU_VERSION, "previous": previous})
+    """Record the aidant's acceptance of the CGU in force (journaled as ``accept_cgu``)."""
+    legal.accept_cgu(aidant, CURRENT_CGU_VERSION, now)

@@ -43,17 +43,6 @@ class StatsSnapshot(Base):
     aidants_active: Mapped[int]
 
 
-class JournalCheckpointRecord(Base):
-    """A signed checkpoint of the journal's head taken by the hourly job (until the journal's own table)."""
-
-    __tablename__ = "job_journal_checkpoint"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    taken_at: Mapped[dt.datetime] = mapped_column(index=True)
-    seq: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"))
-    document: Mapped[str] = mapped_column(sa.Text)  # the signed JSON, as `aidants journal checkpoint` writes it
-
-
 class InactivityNotice(Base):
     """When an aidant was warned of their inactivity (the deactivation comes one month later)."""
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from aidants import db
 from aidants.accounts.models import Aidant, AidantSession, TotpDevice, aidant_organisation, referent_organisation
+from aidants.espace_usager import notices as usager_notices
 from aidants.habilitation.models import HabilitationRequest
 from aidants.jobs.models import DONE, InactivityNotice, JobRun
 from aidants.jobs.outcome import Outcome
@@ -197,3 +198,13 @@ def staff_digest(now: dt.datetime) -> Outcome:
                  requests=found, links={r.uuid: link("staff_habilitation.detail", uuid=r.uuid) for r in found},
                  index=link("staff_habilitation.index"))
     return Outcome({"emails": int(sent), "requests": len(found)})
+
+
+def usager_ending(now: dt.datetime) -> Outcome:
+    """The usagers' own notices: their mandate ends in 30 days, or in 7 (once per mandate and kind)."""
+    return Outcome({"notices": usager_notices.send_ending_notices(now)})
+
+
+def usager_uses(now: dt.datetime) -> Outcome:
+    """The usagers' daily digest of the uses made in their name the day before."""
+    return Outcome({"digests": usager_notices.send_use_digests(now)})

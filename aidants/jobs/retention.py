@@ -24,17 +24,19 @@ from aidants.jobs.models import JobRun
 from aidants.jobs.outcome import Outcome
 from aidants.mandats.models import Mandat
 from aidants.outbox.models import SENT, OutboxMessage
+from aidants.retention_periods import RETENTION_PERIODS
 from aidants.usagers.models import Usager
 from oidc.provider.models import OidcAuthorization, OidcToken
 
 RETENTION: dict[str, dt.timedelta] = {
-    "login_link": dt.timedelta(days=1),  # after its expiry (a link lives 5 minutes)
+    # The durations the « Données personnelles » page states (aidants.retention_periods), where it names them.
+    "login_link": dt.timedelta(days=RETENTION_PERIODS["session"]["days"]),  # after its expiry
     "habilitation_link": dt.timedelta(days=1),  # after its expiry (an access link lives 3 days)
-    "session": dt.timedelta(days=7),  # after its expiry or its end (sign-out, revocation)
+    "session": dt.timedelta(days=RETENTION_PERIODS["session"]["days"]),  # after its expiry or its end
     "authorization_code": dt.timedelta(days=1),  # after its expiry (a code lives 30 seconds)
     "access_token": dt.timedelta(days=1),  # after its expiry (a token lives 60 seconds)
     "throttle": dt.timedelta(days=1),  # after its counting window began, once no block is in force
-    "outbox_sent": dt.timedelta(days=30),  # after the email was sent
+    "outbox_sent": dt.timedelta(days=RETENTION_PERIODS["outbox"]["days"]),  # after the email was sent
     "unused_identity": dt.timedelta(hours=1),  # a FranceConnect identity not followed by a mandate
     "habilitation_draft": dt.timedelta(days=180),  # a draft request not changed for six months
     "job_run": dt.timedelta(days=400),  # the record of a job's run
@@ -42,13 +44,13 @@ RETENTION: dict[str, dt.timedelta] = {
 
 #: The same durations in words, for the pages that quote them.
 RETENTION_LABELS: dict[str, str] = {
-    "login_link": "liens de connexion : 1 jour après leur expiration",
+    "login_link": f"liens de connexion : {RETENTION_PERIODS['session']['days']} jours après leur expiration",
     "habilitation_link": "liens d'accès aux demandes d'habilitation : 1 jour après leur expiration",
-    "session": "sessions : 7 jours après leur fin",
+    "session": f"sessions : {RETENTION_PERIODS['session']['days']} jours après leur fin",
     "authorization_code": "codes d'autorisation OpenID Connect : 1 jour après leur expiration",
     "access_token": "jetons d'accès OpenID Connect : 1 jour après leur expiration",
     "throttle": "compteurs d'essais de connexion : 1 jour",
-    "outbox_sent": "e-mails envoyés : 30 jours après leur envoi",
+    "outbox_sent": f"e-mails envoyés : {RETENTION_PERIODS['outbox']['days']} jours après leur envoi",
     "unused_identity": "identités FranceConnect non suivies d'un mandat : 1 heure",
     "habilitation_draft": "brouillons de demande d'habilitation : 6 mois sans modification",
     "job_run": "historique des travaux planifiés : 400 jours",

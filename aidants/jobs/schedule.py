@@ -20,6 +20,9 @@ PERIOD_LABELS = {HOUR: "toutes les heures", DAY: "chaque jour", WEEK: "chaque se
 
 #: How often outbox delivery sweeps (seconds); a commit that queues mail also wakes a worker.
 DELIVERY_EVERY = 30
+#: How often the journal's sequencer integrates committed entries into the Merkle tree (its maximum merge
+#: delay, in seconds); each integration signs the new tree, and the hourly job signs it even unchanged.
+JOURNAL_INTEGRATION_EVERY = 5
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,10 @@ JOBS: dict[str, Job] = {job.name: job for job in (
         notices.mandats_ending),
     Job("inactivity", "Aidants inactifs : avertissement à 5 mois, désactivation à 6 mois", DAY, 60,
         notices.inactivity),
+    Job("usager_ending", "Usagers : leur mandat prend fin dans 30 jours ou dans 7 jours", DAY, 60,
+        notices.usager_ending),
+    Job("usager_uses", "Usagers : récapitulatif quotidien des utilisations de leurs mandats", DAY, 60,
+        notices.usager_uses),
     Job("stats_snapshot", "Instantané quotidien des statistiques publiques", DAY, 60, snapshots.stats_snapshot),
     Job("staff_digest", "Récapitulatif hebdomadaire des demandes d'habilitation à l'équipe", WEEK, 60,
         notices.staff_digest),
@@ -95,6 +102,7 @@ def beat_schedule() -> dict[str, dict[str, object]]:
     """The same schedule for Celery beat: delivery sweeps, then one entry per job."""
     entries: dict[str, dict[str, object]] = {
         "deliver_outbox": {"task": "aidants.deliver_outbox", "schedule": float(DELIVERY_EVERY)},
+        "integrate_journal": {"task": "aidants.integrate_journal", "schedule": float(JOURNAL_INTEGRATION_EVERY)},
     }
     for job in JOBS.values():
         entries[job.name] = {"task": "aidants.run_job", "schedule": float(job.tick), "args": (job.name,)}

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import current_app
 
 from aidants import db
-from aidants.jobs.models import JournalCheckpointRecord, StatsSnapshot
+from aidants.jobs.models import StatsSnapshot
 from aidants.jobs.outcome import Outcome
-from aidants.journal import checkpoint
+from aidants.journal import sequencer
 from aidants.stats import services as stats
 
 
@@ -56,15 +54,9 @@ def monthly_history(months: int = 24) -> list[MonthFigures]:
 
 
 def journal_checkpoint(now: dt.datetime) -> Outcome:
-    """Sign the journal's head and keep it (the journal area's ``record_checkpoint`` replaces this body)."""
-    document = checkpoint.make(current_app.config["JOURNAL_SIGNING_KEY"], now)
-    db.session().add(JournalCheckpointRecord(taken_at=now, seq=document["seq"],
-                                             document=json.dumps(document, sort_keys=True)))
-    db.session().flush()
-    return Outcome({"checkpoints": 1}, f"point de contrôle à l'entrée {document['seq']}")
+    """Integrate what is pending into the journal's Merkle tree and sign the tree (C2SP signed note)."""
+    found = sequencer.record_checkpoint_in(db.session().connection(), now)
+    if found is None:
+        return Outcome({"checkpoints": 0}, "un autre intégrateur signait déjà l'arbre du journal")
+    return Outcome({"checkpoints": 1}, f"point de contrôle signé : arbre de {found.tree_size} entrée(s)")
 
-
-def latest_checkpoint() -> dict[str, object] | None:
-    """The newest checkpoint the job took, as signed."""
-    found = db.session().scalar(sa.select(JournalCheckpointRecord).order_by(JournalCheckpointRecord.id.desc()))
-    return json.loads(found.document) if found is not None else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aidants import clock
 from aidants.jobs import delivery, runs
 from aidants.jobs.engine import celery
+from aidants.journal import sequencer
 
 
 @celery.task(name="aidants.deliver_outbox")
@@ -19,3 +20,9 @@ def run_job(name: str) -> str:
     """Do a scheduled job's work for the current period, unless it is done already."""
     run = runs.run(name, clock.now())
     return "skipped" if run is None else run.status
+
+
+@celery.task(name="aidants.integrate_journal")
+def integrate_journal() -> int:
+    """Integrate committed journal entries into the Merkle tree (the sequencer; safe to run twice at once)."""
+    return sequencer.integrate(clock.now())

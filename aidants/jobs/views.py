@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from aidants import clock
-from aidants.jobs import queries, runs, schedule, snapshots
+from aidants.jobs import queries, runs, schedule
 from aidants.jobs.models import DONE
+from aidants.journal import queries as journal_queries
 from aidants.outbox import services as outbox
 from aidants.outbox.models import STATUS_LABELS
 from aidants.web import staff_required
@@ -35,16 +34,14 @@ def index() -> str:
                            form=ButtonForm())
 
 
-@bp.get("/point-de-controle.json")
+@bp.get("/point-de-controle")
 @staff_required
 def latest_checkpoint() -> Response:
-    """The latest signed journal checkpoint, to keep outside the database (`aidants journal verify --checkpoint`)."""
-    found = snapshots.latest_checkpoint()
+    """The latest signed checkpoint of the journal (a C2SP signed note), to keep outside the database."""
+    found = journal_queries.latest_checkpoint()
     if found is None:
         abort(404)
-    response = Response(json.dumps(found, indent=2, sort_keys=True), mimetype="application/json")
-    response.headers["Content-Disposition"] = f'attachment; filename="point-de-controle-{found["seq"]}.json"'
-    return response
+    return redirect(url_for("journal.checkpoint_note", checkpoint_id=found.id))
 
 
 @bp.route("/<job>/lancer", methods=["GET", "POST"])

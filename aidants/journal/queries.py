@@ -24,6 +24,11 @@ def checkpoints_page(before: int | None = None, per_page: int = 50) -> tuple[lis
     return found, found[-1].id if more and found else None
 
 
+def latest_checkpoint() -> JournalCheckpoint | None:
+    """The newest signed checkpoint."""
+    return db.session().scalars(sa.select(JournalCheckpoint).order_by(JournalCheckpoint.id.desc()).limit(1)).first()
+
+
 def checkpoint(checkpoint_id: int) -> JournalCheckpoint | None:
     """One checkpoint."""
     return db.session().get(JournalCheckpoint, checkpoint_id)

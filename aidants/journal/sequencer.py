@@ -73,37 +73,42 @@ def integrate(now: dt.datetime, max_batch: int = DEFAULT_BATCH) -> int:
     """
     if max_batch < 1:
         raise ValueError("max_batch must be at least 1")
-    engine = db.engine()
-    with engine.begin() as connection:
-        if not _lock(connection):
-            return 0
-        latest = _latest(connection)
-        floor = latest.txid_floor if latest else None
-        next_floor = None
-        if connection.dialect.name == "postgresql":
-            # Taken before the entries are read: any entry not visible below is from a later transaction.
-            next_floor = int(connection.execute(sa.text(
-                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar_one())
-        size = tree.size(connection)
-        rows = _pending(connection, size, floor, max_batch + 1)
-        if not rows:
-            return 0
-        if len(rows) > max_batch:  # more than one batch: the floor stays until the backlog is gone
-            rows, next_floor = rows[:max_batch], floor
-        leaf = leaf_hasher(engine)
-        frontier = tree.frontier(connection, size)
-        leaves = []
-        completed: list[tuple[int, int, bytes]] = []
-        for row in rows:
-            digest = leaf(tuple(row))
-            leaves.append({"leaf_index": frontier.size, "entry_seq": row[0], "leaf_hash": digest})
-            frontier.append(digest, completed)
-        nodes = [{"level": level, "idx": index, "hash": digest} for level, index, digest in completed]
-        connection.execute(sa.insert(JournalLeaf), leaves)
-        if nodes:
-            connection.execute(sa.insert(JournalNode), nodes)
-        _sign(connection, now, frontier.size, frontier.root(), next_floor)
-        return len(rows)
+    with db.engine().begin() as connection:
+        return _integrate_on(connection, now, max_batch)
+
+
+def _integrate_on(connection: sa.Connection, now: dt.datetime, max_batch: int) -> int:
+    """``integrate`` inside the given connection's transaction (the caller commits)."""
+    engine = connection.engine
+    if not _lock(connection):
+        return 0
+    latest = _latest(connection)
+    floor = latest.txid_floor if latest else None
+    next_floor = None
+    if connection.dialect.name == "postgresql":
+        # Taken before the entries are read: any entry not visible below is from a later transaction.
+        next_floor = int(connection.execute(sa.text(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar_one())
+    size = tree.size(connection)
+    rows = _pending(connection, size, floor, max_batch + 1)
+    if not rows:
+        return 0
+    if len(rows) > max_batch:  # more than one batch: the floor stays until the backlog is gone
+        rows, next_floor = rows[:max_batch], floor
+    leaf = leaf_hasher(engine)
+    frontier = tree.frontier(connection, size)
+    leaves = []
+    completed: list[tuple[int, int, bytes]] = []
+    for row in rows:
+        digest = leaf(tuple(row))
+        leaves.append({"leaf_index": frontier.size, "entry_seq": row[0], "leaf_hash": digest})
+        frontier.append(digest, completed)
+    nodes = [{"level": level, "idx": index, "hash": digest} for level, index, digest in completed]
+    connection.execute(sa.insert(JournalLeaf), leaves)
+    if nodes:
+        connection.execute(sa.insert(JournalNode), nodes)
+    _sign(connection, now, frontier.size, frontier.root(), next_floor)
+    return len(rows)
 
 
 def integrate_all(now: dt.datetime, max_batch: int = DEFAULT_BATCH) -> int:
@@ -115,17 +120,28 @@ def integrate_all(now: dt.datetime, max_batch: int = DEFAULT_BATCH) -> int:
 
 
 def record_checkpoint(now: dt.datetime) -> JournalCheckpoint | None:
-    """The hourly job: integrate what is pending, then sign the tree as it stands, even unchanged.
+    """The hourly checkpoint: integrate what is pending, then sign the tree as it stands, even unchanged.
 
     None when another sequencer held the lock (its own checkpoint covers the tree). Commits.
     """
     integrate_all(now)
     with db.engine().begin() as connection:
-        if not _lock(connection):
-            return None
-        latest = _latest(connection)
-        size = tree.size(connection)
-        _sign(connection, now, size, tree.root_at(size, connection), latest.txid_floor if latest else None)
-        created = connection.execute(sa.select(*JournalCheckpoint.__table__.c)
-                                     .order_by(JournalCheckpoint.id.desc()).limit(1)).mappings().one()
+        return _checkpoint_on(connection, now)
+
+
+def record_checkpoint_in(connection: sa.Connection, now: dt.datetime) -> JournalCheckpoint | None:
+    """``record_checkpoint`` in the caller's transaction (the scheduled job's, which commits it with its run)."""
+    while _integrate_on(connection, now, DEFAULT_BATCH):
+        pass
+    return _checkpoint_on(connection, now)
+
+
+def _checkpoint_on(connection: sa.Connection, now: dt.datetime) -> JournalCheckpoint | None:
+    if not _lock(connection):
+        return None
+    latest = _latest(connection)
+    size = tree.size(connection)
+    _sign(connection, now, size, tree.root_at(size, connection), latest.txid_floor if latest else None)
+    created = connection.execute(sa.select(*JournalCheckpoint.__table__.c)
+                                 .order_by(JournalCheckpoint.id.desc()).limit(1)).mappings().one()
     return JournalCheckpoint(**created)  # a detached copy: the caller's session may not see it yet

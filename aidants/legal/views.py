@@ -10,6 +10,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from werkzeug.wrappers import Response
 
 from aidants import clock
+from aidants.jobs.retention import RETENTION_LABELS
 from aidants.legal import cgu
 from aidants.legal import services as legal
 from aidants.legal.forms import CguForm
@@ -52,7 +53,7 @@ def mentions() -> str:
 @bp.get("/donnees-personnelles")
 def donnees() -> str:
     """Purposes, legal bases, recipients, retention periods (from aidants.retention_periods), rights."""
-    return render_template("legal/donnees.html", periods=RETENTION_PERIODS)
+    return render_template("legal/donnees.html", periods=RETENTION_PERIODS, technical=RETENTION_LABELS)
 
 
 @bp.get("/accessibilite")

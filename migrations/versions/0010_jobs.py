@@ -45,15 +45,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("day", name=op.f("uq_stats_snapshot_day")),
     )
     op.create_table(
-        "job_journal_checkpoint",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("taken_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("document", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_job_journal_checkpoint")),
-    )
-    op.create_index("ix_job_journal_checkpoint_taken_at", "job_journal_checkpoint", ["taken_at"], unique=False)
-    op.create_table(
         "aidant_inactivity_notice",
         sa.Column("aidant_id", sa.Integer(), nullable=False),
         sa.Column("warned_at", sa.DateTime(timezone=True), nullable=False),
@@ -80,8 +71,6 @@ def downgrade() -> None:
     )
     op.create_index("ix_dev_outbox_recipient", "dev_outbox", ["recipient"], unique=False)
     op.drop_table("aidant_inactivity_notice")
-    op.drop_index("ix_job_journal_checkpoint_taken_at", table_name="job_journal_checkpoint")
-    op.drop_table("job_journal_checkpoint")
     op.drop_table("stats_snapshot")
     op.drop_index("ix_job_run_job", table_name="job_run")
     op.drop_table("job_run")

@@ -148,7 +148,7 @@ def _usager_callback(pending: flow.Pending) -> Response | tuple[str, int]:
 
 
 @bp.get("/retour")
-def callback() -> Response | tuple[str, int, dict[str, str]]:
+def callback() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     """FranceConnect's answer: verify it, record the usager, then log them out of FranceConnect."""
     usager_pending = flow.Pending.from_session(session.get(PENDING_USAGER))
     if usager_pending is not None and (

@@ -183,7 +183,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("staff.transfer_confirm", "POST"): STAFF_FORM,
     ("staff.transfer_do", "POST"): STAFF_ACTION,
     ("jobs.index", "GET"): STAFF,
-    ("jobs.latest_checkpoint", "GET"): ("login", "forbidden", "forbidden", "forbidden", "forbidden", "hidden"),
+    ("jobs.latest_checkpoint", "GET"): STAFF_HIDDEN,  # none signed yet in the world
     ("jobs.run_now", "GET"): STAFF,
     ("jobs.run_now", "POST"): STAFF_ACTION,
     ("jobs.retry", "POST"): STAFF_ACTION,  # no failed message: refused with a notice, back to the page

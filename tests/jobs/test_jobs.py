@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import sqlalchemy as sa
 from flask import Flask
@@ -13,9 +12,10 @@ from aidants import db
 from aidants.accounts.models import Aidant, AidantSession, LoginLink
 from aidants.habilitation.models import DRAFT, SUBMITTED, HabilitationRequest, Issuer
 from aidants.jobs import runs, snapshots
-from aidants.jobs.models import DONE, FAILED, JobRun, JournalCheckpointRecord, StatsSnapshot
+from aidants.jobs.models import DONE, FAILED, JobRun, StatsSnapshot
 from aidants.jobs.retention import RETENTION
 from aidants.journal import checkpoint
+from aidants.journal import queries as journal_queries
 from aidants.journal.models import JournalEntry
 from aidants.usagers.models import Usager
 from tests.factories import emails, make_aidant, make_organisation, run_together, sign_in
@@ -185,14 +185,14 @@ def test_daily_statistics_snapshots_make_a_monthly_history(app: Flask, fixed_clo
 def test_the_hourly_checkpoint_is_signed_and_verifies(app: Flask, fixed_clock) -> None:
     now = fixed_clock.now()
     make_aidant(now)
-    _run("journal_checkpoint", now)
-    _run("journal_checkpoint", now + dt.timedelta(minutes=20))  # the same hour
-    _run("journal_checkpoint", now + dt.timedelta(hours=1))
-    assert _count(JournalCheckpointRecord) == 2
-    latest = snapshots.latest_checkpoint()
-    assert latest is not None
-    assert checkpoint.check(latest, app.config["JOURNAL_SIGNING_KEY"]) is None
-    assert json.loads(db.session().scalars(sa.select(JournalCheckpointRecord.document)).first())["signature"]
+    assert _run("journal_checkpoint", now) is not None
+    assert _run("journal_checkpoint", now + dt.timedelta(minutes=20)) is None  # the same hour: done already
+    assert _run("journal_checkpoint", now + dt.timedelta(hours=1)) is not None
+    db.commit()
+    latest = journal_queries.latest_checkpoint()
+    assert latest is not None and latest.tree_size == _count(JournalEntry) - 1  # all but the last run's entry
+    opened = checkpoint.open_note(latest.note, checkpoint.service_verifier_key())
+    assert opened.tree_size == latest.tree_size
 
 
 def test_two_schedulers_do_a_periods_work_once(app: Flask, fixed_clock) -> None:
@@ -200,7 +200,6 @@ def test_two_schedulers_do_a_periods_work_once(app: Flask, fixed_clock) -> None:
     results = run_together(app, [lambda: runs.run("journal_checkpoint", now) for _ in range(2)])
     done = [r for r in results if isinstance(r, JobRun)]
     assert len(done) == 1 and results.count(None) == 1, results
-    assert _count(JournalCheckpointRecord) == 1
     assert _count(JobRun) == 1
 
 

@@ -80,9 +80,11 @@ def test_the_forms_need_their_csrf_token(database_url: str, tmp_path, fixed_cloc
 
 def test_staff_download_the_latest_journal_checkpoint(client: FlaskClient, app: Flask, fixed_clock) -> None:
     _staff(client, fixed_clock)
-    assert client.get("/staff/travaux/point-de-controle.json").status_code == 404  # none taken yet
+    assert client.get("/staff/travaux/point-de-controle").status_code == 404  # none signed yet
     client.post("/staff/travaux/journal_checkpoint/lancer")
-    response = client.get("/staff/travaux/point-de-controle.json")
-    assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
-    document = response.get_json()
-    assert checkpoint.check(document, app.config["JOURNAL_SIGNING_KEY"]) is None
+    response = client.get("/staff/travaux/point-de-controle")
+    assert response.status_code == 302
+    note = client.get(response.location)
+    assert note.status_code == 200
+    opened = checkpoint.open_note(note.get_data(as_text=True), checkpoint.service_verifier_key())
+    assert opened.tree_size >= 1
