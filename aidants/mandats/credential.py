@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from aidants.mandats.models import DEMARCHE_LABELS, Autorisation, Mandat
+from aidants.mandats.models import Autorisation, Mandat
 from aidants.mandats.status_list import AUTORISATIONS, MANDATS, list_uri
 from aidants.organisations.models import Organisation
 from aidants.security import jose
@@ -45,7 +45,7 @@ def claims(mandat: Mandat, organisation: Organisation, usager: Usager, autorisat
                            "address": " ".join(p for p in (organisation.address, organisation.zipcode,
                                                            organisation.city) if p)},
         "full_powers": False,
-        "powers": [{"demarche": a.demarche, "label": DEMARCHE_LABELS[a.demarche],
+        "powers": [{"demarche": a.demarche,
                     "status": _status(AUTORISATIONS, a.id, issuer)} for a in autorisations],
         "effective_from_date": mandat.created_at.isoformat(),
         "effective_until_date": mandat.expires_at.isoformat(),

@@ -115,7 +115,7 @@ def test_the_status_list_in_python_and_its_size(app, client, world):
 def test_the_attestation_prints_the_credential_as_a_second_qr_code(client, world, fixed_clock):
     sign_in(client, world.a.aidant, fixed_clock.now())
     page = client.get(f"/mandats/{world.a.mandat.uuid}/attestation").get_data(as_text=True)
-    assert 'class="attestation__qr attestation__qr--credential"' in page
+    assert 'class="attestation__qr-credential"' in page
     assert f"/mandats/{world.a.mandat.uuid}/attestation.jwt" in client.get(
         f"/mandats/{world.a.mandat.uuid}").get_data(as_text=True)
 
