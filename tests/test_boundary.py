@@ -208,6 +208,7 @@ def test_a_mail_server_down_at_sign_in_answers_a_true_page(app: Flask, fixed_clo
 
 # --- 10: one event per line --------------------------------------------------------------------------
 
+HOSTILE_PRINTABLE = 'x\u2028 2026-12-02 00:00:00 CRITICAL aidants.web: forged line'
 HOSTILE = 'x\n2026-12-02 00:00:00 CRITICAL aidants.web: forged line\r\x1b[31mred\x1b[0m\u2028end'
 
 
@@ -245,12 +246,17 @@ def test_a_franceconnect_error_cannot_write_a_line_of_its_own(app: Flask, fixed_
         session["franceconnect"] = {"state": "s" * 32, "nonce": "n" * 32, "issuer": issuer,
                                     "aidant_id": who.aidant.id, "started_at": now.timestamp()}
     with caplog.at_level(logging.INFO):
-        http.get("/franceconnect/retour", query_string={"error": HOSTILE, "state": "s" * 32})
+        # Control characters are refused at the door (aidants.input_guard), before any view logs anything…
+        assert http.get("/franceconnect/retour", query_string={"error": HOSTILE, "state": "s" * 32}).status_code == 400
+        # …and a value that passes the door is logged escaped, on one line.
+        http.get("/franceconnect/retour", query_string={"error": HOSTILE_PRINTABLE, "state": "s" * 32})
     records = [r for r in caplog.records if "CRITICAL" in r.getMessage()]
     assert records, [r.getMessage() for r in caplog.records]
     for record in records:
         plain, _event = _one_line_each(record)
         assert plain.count("CRITICAL") == 1  # the forged level stays inside the escaped value
+    for record in caplog.records:
+        _one_line_each(record)
 
 
 def test_log_format_is_a_setting_json_or_plain(tmp_path: Path) -> None:

@@ -124,7 +124,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("oidc_provider.discovery", "GET"): ANY,
     # a valid request of a registered client: A's aidants see the usager picker; others have nothing to offer
     # (access_denied back to the service); a co-référent who may not create mandates may not use them either
-    ("oidc_provider.authorize", "GET"): ("login", "ok", "redirect", "ok", "redirect", "redirect", "forbidden"),
+    ("oidc_provider.authorize", "GET"): ("login", "ok", "ok", "ok", "ok", "redirect", "forbidden"),  # B has a mandate of its own
     # an empty choice: nothing chosen, so nothing to offer (access_denied back to the service)
     ("oidc_provider.authorize", "POST"): ("login", "redirect", "redirect", "redirect", "redirect", "redirect",
                                           "forbidden"),
@@ -178,7 +178,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("staff.journal_verify", "POST"): STAFF,
     ("journal.checkpoints", "GET"): STAFF,
     ("journal.checkpoints_csv", "GET"): STAFF,
-    ("journal.checkpoint_note", "GET"): ("login", "forbidden", "forbidden", "forbidden", "forbidden", "hidden"),
+    ("journal.checkpoint_note", "GET"): STAFF_HIDDEN,  # none signed yet in the world
     ("staff.transfer", "GET"): STAFF,
     ("staff.transfer_confirm", "POST"): STAFF_FORM,
     ("staff.transfer_do", "POST"): STAFF_ACTION,
@@ -193,7 +193,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("staff_people.request_refuse", "POST"): STAFF_HIDDEN,
     ("staff_people.search", "GET"): STAFF,
     ("staff_people.aidant", "GET"): STAFF,
-    ("staff_people.assign_card", "POST"): STAFF_UNPROCESSABLE,  # no serial number
+    ("staff_people.assign_card", "POST"): STAFF_FORM,  # no serial number
     ("staff_people.resend_activation", "POST"): STAFF_ACTION,
     ("staff_people.deactivate", "GET"): STAFF,  # the confirmation page
     ("staff_people.deactivate", "POST"): STAFF_ACTION,

@@ -54,7 +54,7 @@ def test_a_link_opened_in_another_browser_says_what_to_do_and_stays_usable(app, 
 
 def test_the_clean_address_without_a_pending_link_is_refused_plainly(client):
     assert client.get("/connexion/lien").status_code == 400
-    assert "plus valable" in client.post("/connexion/lien").get_data(as_text=True)
+    assert "a expiré ou a déjà servi" in client.post("/connexion/lien").get_data(as_text=True)
 
 
 def test_access_log_format_and_logger_keep_tokens_out(tmp_path):
