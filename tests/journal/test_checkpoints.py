@@ -21,7 +21,7 @@ from aidants.journal.models import JournalCheckpoint, JournalEntry
 from tests.conftest import TEST_SECRETS
 from tests.journal.test_journal import cli, reference_leaf, tamper, write
 
-ORIGIN = "aidants.localhost/journal"
+ORIGIN = "localhost/journal"  # the host of PUBLIC_URL (http://localhost in tests)
 ED25519 = b"\x01"
 
 
