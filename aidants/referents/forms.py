@@ -6,10 +6,20 @@ Choices are checked again by the services; the forms only give clear messages ea
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, RadioField, SelectChoice, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Email, InputRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from aidants.accounts.aidant_types import AIDANT_TYPES
 from aidants.accounts.forms import code_field
 from aidants.mandats.models import DEMARCHE_LABELS
 from aidants.organisations.models import DEMARCHES, Organisation
@@ -43,6 +53,21 @@ class PersonForm(FlaskForm):
         Email("Saisissez une adresse e-mail valide, par exemple nom@exemple.fr.", check_deliverability=False),
     ])
     profession = _name("Profession", "Saisissez la profession (par exemple : conseiller numérique).")
+    confirmed = HiddenField()  # "yes" once the confirmation page said what the change does
+
+
+def aidant_type_field() -> SelectField:
+    """The kind of aidant (shown in the statistics)."""
+    placeholder = SelectChoice("", "Choisissez un type", render_kw={"disabled": True})
+    return SelectField("Type d'aidant", choices=[placeholder] + [
+        SelectChoice(value, label) for value, label in AIDANT_TYPES.items()], default="",
+        validators=[DataRequired("Choisissez le type d'aidant.")])
+
+
+class NewAidantForm(PersonForm):
+    """A new aidant to train, with their type."""
+
+    aidant_type = aidant_type_field()
 
 
 class AssignCardForm(FlaskForm):

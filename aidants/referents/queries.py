@@ -14,6 +14,7 @@ from aidants.accounts.models import Aidant, TotpDevice, aidant_organisation, ref
 from aidants.journal.models import JournalEntry
 from aidants.mandats.models import Autorisation
 from aidants.organisations.models import Organisation
+from aidants.referents.models import AidantRequest
 
 #: Journal actions that deactivate an account on purpose (as opposed to an account awaiting its training).
 DEACTIVATIONS = ("deactivate_aidant",)
@@ -29,7 +30,8 @@ def _member_or_referent(organisation_id: int) -> sa.ColumnElement[bool]:
     referent = sa.select(referent_organisation.c.aidant_id).where(
         referent_organisation.c.organisation_id == organisation_id
     )
-    return sa.or_(Aidant.id.in_(member), Aidant.id.in_(referent))
+    # The national staff never count as people of a structure, whatever their memberships.
+    return sa.and_(sa.or_(Aidant.id.in_(member), Aidant.id.in_(referent)), Aidant.is_staff.is_(False))
 
 
 def person_of_organisation(aidant_id: int, organisation_id: int) -> Aidant | None:
@@ -130,3 +132,11 @@ def active_mandat_count(organisation_id: int, now: dt.datetime) -> int:
         Autorisation.expires_at > now,
     )
     return int(db.session().scalar(statement) or 0)
+
+
+def aidant_requests(organisation_id: int) -> list[AidantRequest]:
+    """A structure's requests for new aidants, newest first."""
+    statement = (sa.select(AidantRequest).where(AidantRequest.organisation_id == organisation_id)
+                 .options(selectinload(AidantRequest.aidant))
+                 .order_by(AidantRequest.created_at.desc(), AidantRequest.id.desc()))
+    return list(db.session().scalars(statement))

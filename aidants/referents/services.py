@@ -14,12 +14,13 @@ import datetime as dt
 from typing import Any
 
 from aidants import db
-from aidants.accounts import devices
+from aidants.accounts import activation, devices
 from aidants.accounts import services as accounts
 from aidants.accounts.models import Aidant, TotpDevice
 from aidants.journal import services as journal
 from aidants.organisations.models import DEMARCHES, Organisation
 from aidants.referents import queries
+from aidants.referents.models import AidantRequest
 
 
 class ReferentError(ValueError):
@@ -74,26 +75,49 @@ def _check_new_email(email: str) -> None:
 
 
 def request_aidant(referent: Aidant, organisation: Organisation, *, first_name: str, last_name: str, email: str,
-                   profession: str, now: dt.datetime) -> Aidant:
-    """Ask for a new aidant: an inactive account in the structure, awaiting training (the staff activates it)."""
+                   profession: str, now: dt.datetime, aidant_type: str = "") -> Aidant:
+    """Ask for a new aidant: an inactive account in the structure, and a request in the staff's queue."""
     _check_new_email(email)
     aidant = accounts.create_aidant(email=email, first_name=first_name, last_name=last_name,
                                     organisation=organisation, profession=profession.strip(), now=now)
-    aidant.is_active = False
+    aidant.is_active, aidant.aidant_type = False, aidant_type
+    db.session().add(AidantRequest(organisation_id=organisation.id, requested_by_id=referent.id, aidant_id=aidant.id,
+                                   aidant_type=aidant_type, status="pending", created_at=now, reason=""))
     db.session().flush()
-    _log("request_aidant", referent, organisation, now, aidant, awaiting_training=True)
+    _log("request_aidant", referent, organisation, now, aidant, awaiting_training=True, aidant_type=aidant_type)
     return aidant
 
 
 def create_co_referent(referent: Aidant, organisation: Organisation, *, first_name: str, last_name: str, email: str,
-                       profession: str, now: dt.datetime) -> Aidant:
-    """A co-référent who manages the structure but may not create mandates (so needs no aidant training)."""
+                       profession: str, now: dt.datetime, link_for: activation.LinkBuilder | None = None) -> Aidant:
+    """A co-référent who manages the structure but may not create mandates (so needs no aidant training);
+    they are sent an activation link (with ``link_for``)."""
     _check_new_email(email)
     co_referent = accounts.create_aidant(email=email, first_name=first_name, last_name=last_name,
                                          organisation=organisation, profession=profession.strip(), now=now,
                                          is_referent=True, can_create_mandats=False)
     _log("appoint_referent", referent, organisation, now, co_referent, new_account=True, can_create_mandats=False)
+    if link_for is not None:
+        activation.send_link(co_referent, now, link_for, sent_by=referent, reason=(
+            f"{referent.full_name} vous a nommé co-référent de {organisation.name} : vous gérez avec lui ses aidants "
+            "et leurs cartes."))
     return co_referent
+
+
+def resend_activation(referent: Aidant, organisation: Organisation, aidant: Aidant, now: dt.datetime,
+                      link_for: activation.LinkBuilder) -> None:
+    """Send the person a new activation link (older ones stop working)."""
+    if not aidant.is_active:
+        raise ReferentError("Ce compte n'est pas actif : l'équipe Aidants Connect l'activera après la formation, "
+                            "et lui enverra alors son lien d'activation.")
+    activation.send_link(aidant, now, link_for, sent_by=referent, reason=(
+        f"{referent.full_name}, référent de {organisation.name}, vous envoie un nouveau lien d'activation."))
+    _log("resend_activation_link", referent, organisation, now, aidant)
+
+
+def requests_of(organisation: Organisation) -> list[AidantRequest]:
+    """The structure's requests for new aidants, newest first (the référent follows their state)."""
+    return queries.aidant_requests(organisation.id)
 
 
 def structures_besides(aidant: Aidant, organisation: Organisation) -> list[Organisation]:

@@ -14,18 +14,25 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from aidants import clock, db
+from aidants.accounts import aidant_types
 from aidants.accounts.models import Aidant
 from aidants.mandats.models import DEMARCHE_LABELS
 from aidants.organisations.models import Organisation
 from aidants.referents import forms, queries, services
+from aidants.referents.confirmations import CONFIRMATIONS
 from aidants.referents.services import NotManaged, ReferentError
-from aidants.web import login_required, referent_required
+from aidants.web import external_url, login_required, referent_required
 
 bp = Blueprint("referents", __name__)
 Page = str | Response | tuple[str, int]
 Change = Callable[[Aidant, Organisation, Aidant, dt.datetime], object]
 R = "/referent/structures/<int:organisation_id>"
 A = R + "/aidants/<int:aidant_id>"
+
+
+@bp.app_context_processor
+def _labels() -> dict[str, object]:
+    return {"aidant_type_label": aidant_types.label}
 
 
 def _organisation(organisation_id: int) -> Organisation:
@@ -81,6 +88,7 @@ def structure(organisation_id: int) -> Page:
     return render_template(
         "referent/structure.html", organisation=organisation, people=people, counts=counts, active_cards=cards,
         active_mandats=queries.active_mandat_count(organisation.id, clock.now()), labels=DEMARCHE_LABELS,
+        requests=services.requests_of(organisation),
     )
 
 
@@ -96,20 +104,37 @@ def new_co_referent(organisation_id: int) -> Page:
     return _new_person(_organisation(organisation_id), co_referent=True)
 
 
+def activation_url(token: str) -> str:
+    """The absolute URL of an activation link."""
+    return external_url("activation.open_link", token=token)
+
+
 def _new_person(organisation: Organisation, *, co_referent: bool) -> Page:
-    form = forms.PersonForm()
-    if form.validate_on_submit():
-        create = services.create_co_referent if co_referent else services.request_aidant
+    form = forms.PersonForm() if co_referent else forms.NewAidantForm()
+    valid = form.validate_on_submit()
+    if valid and co_referent and form.confirmed.data != "yes":
+        # Appointing a co-référent gives them the structure's management: say it before doing it.
+        return render_template("referent/confirm_co_referent.html", form=form, organisation=organisation)
+    if valid:
+        now = clock.now()
         try:
-            person = create(g.aidant, organisation, first_name=form.first_name.data, last_name=form.last_name.data,
-                            email=form.email.data, profession=form.profession.data, now=clock.now())
+            if co_referent:
+                person = services.create_co_referent(
+                    g.aidant, organisation, first_name=form.first_name.data, last_name=form.last_name.data,
+                    email=form.email.data, profession=form.profession.data, now=now, link_for=activation_url)
+            else:
+                person = services.request_aidant(
+                    g.aidant, organisation, first_name=form.first_name.data, last_name=form.last_name.data,
+                    email=form.email.data, profession=form.profession.data, now=now,
+                    aidant_type=form.aidant_type.data)
         except ReferentError as exc:
             _refused(exc, form)
         else:
             db.commit()
-            flash(f"{person.full_name} est désigné co-référent de la structure." if co_referent else
-                  f"La demande pour {person.full_name} est enregistrée : le compte sera activé par l'équipe "
-                  "Aidants Connect après la formation.", "success")
+            flash(f"{person.full_name} est désigné co-référent de la structure : un lien d'activation lui est envoyé "
+                  "par e-mail." if co_referent else
+                  f"La demande pour {person.full_name} est transmise à l'équipe Aidants Connect : le compte sera "
+                  "activé après la formation, et un lien d'activation lui sera alors envoyé.", "success")
             return redirect(url_for("referents.structure", organisation_id=organisation.id))
     status = 400 if form.is_submitted() else 200
     return render_template("referent/new_person.html", form=form, organisation=organisation,
@@ -176,10 +201,24 @@ def _button(organisation_id: int, aidant_id: int, change: Change, done: str) -> 
     return _to_aidant(organisation, person)
 
 
-@bp.post(A + "/desactiver")
+def _confirm_or_do(organisation_id: int, aidant_id: int, kind: str, change: Change, done: str) -> Page:
+    """GET: the confirmation page that says the consequence; POST: the change."""
+    if request.method == "POST":
+        return _button(organisation_id, aidant_id, change, done)
+    organisation, person = _person(organisation_id, aidant_id)
+    if kind == "deactivate" and services.structures_besides(person, organisation):
+        kind = "remove"
+    title, consequence, button = (text.format(name=person.full_name, organisation=organisation.name)
+                                  for text in CONFIRMATIONS[kind])
+    return render_template("referent/confirm.html", organisation=organisation, aidant=person, title=title,
+                           consequence=consequence, button=button, action=forms.ActionForm())
+
+
+@bp.route(A + "/desactiver", methods=["GET", "POST"])
 @referent_required
 def deactivate(organisation_id: int, aidant_id: int) -> Page:
-    return _button(organisation_id, aidant_id, services.deactivate, "{name} ne peut plus agir pour cette structure.")
+    return _confirm_or_do(organisation_id, aidant_id, "deactivate", services.deactivate,
+                          "{name} ne peut plus agir pour cette structure.")
 
 
 @bp.post(A + "/reactiver")
@@ -188,18 +227,30 @@ def reactivate(organisation_id: int, aidant_id: int) -> Page:
     return _button(organisation_id, aidant_id, services.reactivate, "Le compte de {name} est réactivé.")
 
 
-@bp.post(A + "/referent")
+@bp.route(A + "/referent", methods=["GET", "POST"])
 @referent_required
 def appoint(organisation_id: int, aidant_id: int) -> Page:
-    return _button(organisation_id, aidant_id, services.appoint_referent,
-                   "{name} est désormais référent de la structure.")
+    return _confirm_or_do(organisation_id, aidant_id, "appoint", services.appoint_referent,
+                          "{name} est désormais référent de la structure.")
 
 
-@bp.post(A + "/retirer-referent")
+@bp.route(A + "/retirer-referent", methods=["GET", "POST"])
 @referent_required
 def revoke(organisation_id: int, aidant_id: int) -> Page:
-    return _button(organisation_id, aidant_id, services.revoke_referent,
-                   "{name} n'est plus référent de la structure.")
+    return _confirm_or_do(organisation_id, aidant_id, "revoke", services.revoke_referent,
+                          "{name} n'est plus référent de la structure.")
+
+
+def _resend(referent: Aidant, organisation: Organisation, person: Aidant, now: dt.datetime) -> None:
+    services.resend_activation(referent, organisation, person, now, activation_url)
+
+
+@bp.post(A + "/activation")
+@referent_required
+def resend_activation(organisation_id: int, aidant_id: int) -> Page:
+    return _button(organisation_id, aidant_id, _resend,
+                   "Un nouveau lien d'activation est envoyé à {name} (valable 7 jours ; les précédents ne servent "
+                   "plus).")
 
 
 @bp.route(A + "/deplacer", methods=["GET", "POST"])

@@ -115,10 +115,14 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("referents.validate_card", "POST"): REFERENT_ACTION,
     ("referents.move", "GET"): REFERENT_OF_A,
     ("referents.move", "POST"): REFERENT_FORM,
+    ("referents.deactivate", "GET"): REFERENT_OF_A,  # the confirmation page
     ("referents.deactivate", "POST"): REFERENT_ACTION,
     ("referents.reactivate", "POST"): REFERENT_FORM,  # already active
+    ("referents.appoint", "GET"): REFERENT_OF_A,
     ("referents.appoint", "POST"): REFERENT_ACTION,
+    ("referents.revoke", "GET"): REFERENT_OF_A,
     ("referents.revoke", "POST"): REFERENT_FORM,  # not a référent
+    ("referents.resend_activation", "POST"): REFERENT_ACTION,
     ("referents.new_aidant", "GET"): REFERENT_OF_A,
     ("referents.new_aidant", "POST"): REFERENT_FORM,
     ("referents.new_co_referent", "GET"): REFERENT_OF_A,

@@ -56,7 +56,7 @@ def test_a_requested_aidant_waits_inactive_for_training_and_only_the_staff_activ
     assert services.status_of(aidant) == queries.AWAITING_TRAINING
     entry = last_entry()
     assert (entry.action, entry.aidant_id, entry.organisation_id) == ("request_aidant", aidant.id, world.a.id)
-    assert entry.extra == {"referent_id": referent.id, "awaiting_training": True}
+    assert entry.extra == {"referent_id": referent.id, "awaiting_training": True, "aidant_type": ""}
     refused(lambda: services.reactivate(referent, world.a, aidant, now), "attend la formation")
     refused(lambda: services.request_aidant(referent, world.a, first_name="L", last_name="M",
                                             email="LEA.martin@exemple.fr ", profession="x", now=now),

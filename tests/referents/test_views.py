@@ -29,7 +29,8 @@ def test_the_structure_page_lists_people_with_their_status_and_devices(world: Wo
     Card("SN-TABLEAU", world.now())
     client.post(fiche(world) + "/carte", data={"serial_number": "SN-TABLEAU"})
     client.post(base(world) + "/aidants/nouveau", data={"first_name": "Léa", "last_name": "Zola",
-                                                        "email": "lea@exemple.fr", "profession": "Médiatrice"})
+                                                        "email": "lea@exemple.fr", "profession": "Médiatrice",
+                                                        "aidant_type": "travailleur_social"})
     assert client.get("/referent").status_code == 200  # two structures: a choice
     page = text(client.get(base(world)))
     assert "Mairie d'Alpha" in page and "Association Bêta" not in page
@@ -81,10 +82,12 @@ def test_bad_serials_get_a_clear_message_and_change_nothing(world: World):
 
 def test_request_a_new_aidant_then_a_duplicate_is_refused(world: World):
     client = world.client("referent_a")
-    data = {"first_name": "Léa", "last_name": "Zola", "email": "lea@exemple.fr", "profession": "Médiatrice"}
+    data = {"first_name": "Léa", "last_name": "Zola", "email": "lea@exemple.fr", "profession": "Médiatrice",
+            "aidant_type": "agent_accueil"}
     response = client.post(base(world) + "/aidants/nouveau", data=data)
     assert response.status_code == 302
-    assert "sera activé par l'équipe Aidants Connect après la formation" in text(client.get(response.location))
+    page = text(client.get(response.location))
+    assert "transmise à l'équipe Aidants Connect" in page and "Agent d'accueil" in page  # the request's state
     before = snapshot()
     response = client.post(base(world) + "/aidants/nouveau", data={**data, "email": "LEA@exemple.fr"})
     assert response.status_code == 400 and "Un compte existe déjà" in text(response)
@@ -153,6 +156,10 @@ def test_a_co_referent_gets_an_app_from_the_referent_and_cannot_create_mandates(
     client = world.client("referent_a")
     response = client.post(base(world) + "/co-referents/nouveau", data={
         "first_name": "Noé", "last_name": "Gestion", "email": "noe@exemple.fr", "profession": "Directeur"})
+    assert response.status_code == 200 and "pourra gérer les aidants" in text(response)  # the consequence first
+    response = client.post(base(world) + "/co-referents/nouveau", data={
+        "first_name": "Noé", "last_name": "Gestion", "email": "noe@exemple.fr", "profession": "Directeur",
+        "confirmed": "yes"})
     assert response.status_code == 302
     noe = db.session().scalars(sa.select(Aidant).where(Aidant.email == "noe@exemple.fr")).one()
     page = text(client.get(fiche(world, noe) + "/application"))
