@@ -63,6 +63,9 @@ def _register_blueprints(app: Flask) -> None:
     from aidants.stats.views import bp as stats_bp
 
     app.register_blueprint(staff_bp)
+    from aidants.staff.people_views import bp as staff_people_bp
+
+    app.register_blueprint(staff_people_bp)
     app.register_blueprint(stats_bp)
     from aidants.habilitation.staff_views import bp as staff_habilitation_bp
     from aidants.habilitation.views import bp as habilitation_bp

@@ -78,7 +78,7 @@ def create_organisation(name: str, siret: str, address: str, zipcode: str, city:
 @click.option("--email", required=True)
 @click.option("--first-name", required=True)
 @click.option("--last-name", required=True)
-@click.option("--organisation", "siret", required=True, help="SIRET of the aidant's structure")
+@click.option("--organisation", "siret", default="", help="SIRET of the aidant's structure (none for --staff)")
 @click.option("--profession", default="")
 @click.option("--referent", is_flag=True, help="also référent of the structure")
 @click.option("--staff", is_flag=True, help="member of the national staff")
@@ -86,11 +86,15 @@ def create_organisation(name: str, siret: str, address: str, zipcode: str, city:
 @with_appcontext
 def create_aidant(email: str, first_name: str, last_name: str, siret: str, profession: str, referent: bool,
                   staff: bool, with_app: bool) -> None:
-    """Create an aidant (they sign in with a card or an app, never a password)."""
-    organisation = organisations.find_by_siret(siret)
-    if organisation is None:
-        _fail(f"Aucune structure ne porte le SIRET {siret}.")
+    """Create an aidant (they sign in with a card or an app, never a password); staff need no structure."""
+    organisation = organisations.find_by_siret(siret) if siret else None
+    if organisation is None and (siret or not staff):
+        _fail(f"Aucune structure ne porte le SIRET {siret}." if siret else
+              "Donnez le SIRET de la structure de l'aidant (--organisation) ; seul le personnel (--staff) peut "
+              "n'en avoir aucune.")
         return
+    if organisation is None and referent:
+        _fail("Un référent l'est d'une structure : donnez son SIRET (--organisation).")
     if accounts.find_aidant(email) is not None:
         _fail(f"Un compte existe déjà pour {email}.")
     now = clock.now()

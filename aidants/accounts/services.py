@@ -35,20 +35,25 @@ def find_aidant(email: str) -> Aidant | None:
 
 
 def create_aidant(
-    *, email: str, first_name: str, last_name: str, organisation: Organisation, now: dt.datetime,
+    *, email: str, first_name: str, last_name: str, organisation: Organisation | None, now: dt.datetime,
     profession: str = "", is_referent: bool = False, is_staff: bool = False, can_create_mandats: bool = True,
 ) -> Aidant:
-    """Create an aidant in an organisation (no password: they sign in with TOTP)."""
+    """Create an aidant in an organisation (no password: they sign in with TOTP).
+
+    Only a member of the national staff may belong to no structure (and then creates no mandate).
+    """
+    if organisation is None and not is_staff:
+        raise ValueError("an aidant belongs to a structure; only staff may have none")
     aidant = Aidant(
         email=normalise_email(email), first_name=first_name.strip(), last_name=last_name.strip(),
-        profession=profession, current_organisation=organisation, organisations=[organisation],
-        referent_of=[organisation] if is_referent else [], is_staff=is_staff,
-        can_create_mandats=can_create_mandats, created_at=now,
+        profession=profession, current_organisation=organisation, organisations=[organisation] if organisation else [],
+        referent_of=[organisation] if is_referent and organisation else [], is_staff=is_staff,
+        can_create_mandats=can_create_mandats and organisation is not None, created_at=now,
     )
     db.session().add(aidant)
     db.session().flush()
     journal.append("create_aidant", now=now, actor_kind="system", aidant_id=aidant.id,
-                   organisation_id=organisation.id)
+                   organisation_id=organisation.id if organisation else None)
     return aidant
 
 

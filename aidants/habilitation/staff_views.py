@@ -47,6 +47,10 @@ def _detail(found: HabilitationRequest, form: AnswerForm, status: int = 200) -> 
     return (body, status) if status != 200 else body
 
 
+#: Decisions that end a request for good, confirmed on a page that says so first.
+CONFIRMED_FIRST = ("refused", "closed")
+
+
 def activation_url(token: str) -> str:
     """The absolute URL of an activation link."""
     return external_url("activation.open_link", token=token)
@@ -82,6 +86,11 @@ def answer(uuid: str) -> Page:
     action = request.form.get("action", "")
     if not form.validate_on_submit():
         return _detail(found, form, 400)
+    if action in CONFIRMED_FIRST and request.form.get("confirmed") != "yes" and (
+            action == "closed" or (form.body.data or "").strip()):
+        # Refusing or closing ends the request for good: say so, and ask again.
+        return render_template("staff/habilitation/confirm.html", req=found, action=action,
+                               body=form.body.data or "", form=form)
     now = clock.now()
     try:
         if action == "message":

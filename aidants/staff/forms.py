@@ -19,6 +19,7 @@ from wtforms import (
     SelectChoice,
     SelectField,
     StringField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
@@ -143,3 +144,23 @@ class JournalFilterForm(GetForm):
 
 class ButtonForm(FlaskForm):
     """A button only: the CSRF token proves the click came from our page."""
+
+
+# --- people ----------------------------------------------------------------------------------------------------
+
+
+class SearchForm(GetForm):
+    q = StringField("Nom, adresse e-mail, nom de structure ou SIRET", validators=[
+        Optional(), Length(max=100, message="100 caractères au plus.")])
+
+
+class CardSerialForm(FlaskForm):
+    serial_number = StringField("Numéro de série d'une carte en stock", validators=[
+        DataRequired("Saisissez le numéro de série inscrit au dos de la carte."),
+        Length(max=64, message="Ce numéro de série est trop long.")])
+
+
+class RefusalForm(FlaskForm):
+    reason = TextAreaField("Raison du refus, pour le référent", validators=[
+        DataRequired("Écrivez la raison du refus : le référent la verra sur la page de sa structure."),
+        Length(max=2000, message="2 000 caractères au plus.")])

@@ -27,6 +27,9 @@ REFERENT_ANY = ("login", "forbidden", "forbidden", "ok", "ok", "forbidden")
 STAFF = ("login", "forbidden", "forbidden", "forbidden", "forbidden", "ok")
 STAFF_FORM = ("login", "forbidden", "forbidden", "forbidden", "forbidden", "invalid")
 STAFF_ACTION = ("login", "forbidden", "forbidden", "forbidden", "forbidden", "redirect")
+STAFF_HIDDEN = ("login", "forbidden", "forbidden", "forbidden", "forbidden", "hidden")
+STAFF_UNPROCESSABLE = ("login", "forbidden", "forbidden", "forbidden", "forbidden", "error-422")
+STAFF_CONFLICT = ("login", "forbidden", "forbidden", "forbidden", "forbidden", "error-409")
 ISSUER_ONLY = ("redirect",) * 6  # habilitation pages: the issuer's emailed link, not an account, opens them
 INVALID = ("invalid",) * 6
 UNAUTHORIZED = ("unauthorized",) * 6
@@ -145,6 +148,18 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("staff.transfer", "GET"): STAFF,
     ("staff.transfer_confirm", "POST"): STAFF_FORM,
     ("staff.transfer_do", "POST"): STAFF_ACTION,
+    ("staff_people.requests", "GET"): STAFF,
+    ("staff_people.request_trained", "POST"): STAFF_HIDDEN,  # no such request
+    ("staff_people.request_refuse", "GET"): STAFF_HIDDEN,
+    ("staff_people.request_refuse", "POST"): STAFF_HIDDEN,
+    ("staff_people.search", "GET"): STAFF,
+    ("staff_people.aidant", "GET"): STAFF,
+    ("staff_people.assign_card", "POST"): STAFF_UNPROCESSABLE,  # no serial number
+    ("staff_people.resend_activation", "POST"): STAFF_ACTION,
+    ("staff_people.deactivate", "GET"): STAFF,  # the confirmation page
+    ("staff_people.deactivate", "POST"): STAFF_ACTION,
+    ("staff_people.reactivate", "POST"): STAFF_CONFLICT,  # already active
+    ("staff_people.structure", "GET"): STAFF,
     ("staff_habilitation.index", "GET"): STAFF,
     ("staff_habilitation.detail", "GET"): STAFF,
     ("staff_habilitation.trained", "POST"): STAFF_ACTION,

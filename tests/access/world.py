@@ -50,7 +50,7 @@ def build_world(fixed_clock: Any) -> World:
         "organisation_id": a.id, "aidant_id": people["aidant_a"].aidant.id,
         "device_id": people["aidant_a"].device.id, "usager_id": usager.id, "uuid": mandat.uuid,
         "autorisation_id": mandat.autorisations[0].id, "token": crypto.new_token(),
-        "filename": "app.css", "request_uuid": request.uuid,
+        "filename": "app.css", "request_uuid": request.uuid, "request_id": 999999,
     }
     return World(people, values)
 

@@ -35,7 +35,24 @@ def staff_client(app, now):
 
 
 def answer(client, issuer, action, body=""):
-    return client.post(f"/staff/habilitations/{issuer.uuid}/reponse", data={"action": action, "body": body})
+    """A staff answer, confirmed (refusing and closing first show a confirmation page)."""
+    return client.post(f"/staff/habilitations/{issuer.uuid}/reponse",
+                       data={"action": action, "body": body, "confirmed": "yes"})
+
+
+def test_refusing_or_closing_asks_for_a_confirmation_that_says_the_consequence(app, client, fixed_clock):
+    issuer = submitted_request(client, EMAIL)
+    staff, _ = staff_client(app, fixed_clock.now())
+    path = f"/staff/habilitations/{issuer.uuid}/reponse"
+    for action, consequence in (("refused", "définitivement refusée"), ("closed", "close sans décision")):
+        response = staff.post(path, data={"action": action, "body": "Hors du champ."})
+        assert response.status_code == 200 and consequence in text(response), action
+        db.session().expire_all()
+        assert issuer.request.status == "submitted"
+    response = staff.post(path, data={"action": "refused", "body": "Hors du champ.", "confirmed": "yes"})
+    assert response.status_code == 302
+    db.session().expire_all()
+    assert issuer.request.status == "refused"
 
 
 def test_the_staff_list_filters_by_status_and_search(app, client, fixed_clock):
