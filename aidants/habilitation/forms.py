@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
+from aidants.accounts.aidant_types import aidant_type_field
 from aidants.habilitation.models import KINDS, STATUS_LABELS
 from aidants.organisations.models import siret_is_valid
 
@@ -98,6 +99,7 @@ class AidantForm(FlaskForm):
     last_name = name_field("Nom", "Saisissez le nom de l'aidant.")
     email = email_field("Adresse e-mail professionnelle")
     profession = name_field("Fonction", "Saisissez la fonction de l'aidant.")
+    aidant_type = aidant_type_field()
 
 
 class SubmitForm(FlaskForm):

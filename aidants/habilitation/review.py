@@ -138,13 +138,14 @@ def _pending_account(row: HabilitationAidant, organisation: Organisation, reques
     """The account of an aidant to train: a new inactive one, or the existing one joining the structure."""
     existing = accounts.find_aidant(row.email)
     if existing is not None:
+        existing.aidant_type = existing.aidant_type or row.aidant_type
         _join(existing, organisation, request, staff, now, as_referent=False)
         return existing
     aidant = accounts.create_aidant(
         email=row.email, first_name=row.first_name, last_name=row.last_name, profession=row.profession,
         organisation=organisation, now=now,
     )
-    aidant.is_active = False  # until the staff marks the training done
+    aidant.is_active, aidant.aidant_type = False, row.aidant_type  # inactive until the training is done
     return aidant
 
 

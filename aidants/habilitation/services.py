@@ -185,7 +185,7 @@ def save_referent(request: HabilitationRequest, *, first_name: str, last_name: s
 
 
 def add_aidant(request: HabilitationRequest, *, first_name: str, last_name: str, email: str, profession: str,
-               now: dt.datetime) -> HabilitationAidant:
+               now: dt.datetime, aidant_type: str = "") -> HabilitationAidant:
     """Add a person to train (each email once per request)."""
     _check_editable(request)
     email = normalise_email(email)
@@ -194,7 +194,7 @@ def add_aidant(request: HabilitationRequest, *, first_name: str, last_name: str,
     if len(request.aidants) >= MAX_AIDANTS:
         raise HabilitationError(f"Une demande compte au plus {MAX_AIDANTS} aidants à former.")
     row = HabilitationAidant(first_name=first_name.strip(), last_name=last_name.strip(), email=email,
-                             profession=profession.strip(), created_at=now)
+                             profession=profession.strip(), aidant_type=aidant_type, created_at=now)
     request.aidants.append(row)
     request.updated_at = now
     db.session().flush()

@@ -316,7 +316,8 @@ def aidants_step(uuid: str) -> Page:
         return _step(template, found, form, 400 if request.method == "POST" else 200, remove=remove)
     try:
         row = habilitation.add_aidant(found, first_name=form.first_name.data, last_name=form.last_name.data,
-                                      email=form.email.data, profession=form.profession.data, now=clock.now())
+                                      email=form.email.data, profession=form.profession.data, now=clock.now(),
+                                      aidant_type=form.aidant_type.data or "")
     except habilitation.HabilitationError as error:
         return _refused(template, found, form, error, remove=remove)
     db.commit()

@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from aidants.accounts.aidant_types import AIDANT_TYPES
+from aidants.accounts.aidant_types import aidant_type_field
 from aidants.accounts.forms import code_field
 from aidants.mandats.models import DEMARCHE_LABELS
 from aidants.organisations.models import DEMARCHES, Organisation
@@ -54,14 +54,6 @@ class PersonForm(FlaskForm):
     ])
     profession = _name("Profession", "Saisissez la profession (par exemple : conseiller numérique).")
     confirmed = HiddenField()  # "yes" once the confirmation page said what the change does
-
-
-def aidant_type_field() -> SelectField:
-    """The kind of aidant (shown in the statistics)."""
-    placeholder = SelectChoice("", "Choisissez un type", render_kw={"disabled": True})
-    return SelectField("Type d'aidant", choices=[placeholder] + [
-        SelectChoice(value, label) for value, label in AIDANT_TYPES.items()], default="",
-        validators=[DataRequired("Choisissez le type d'aidant.")])
 
 
 class NewAidantForm(PersonForm):

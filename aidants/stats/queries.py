@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from aidants import db
+from aidants.accounts.aidant_types import AIDANT_TYPES
 from aidants.accounts.models import Aidant, aidant_organisation
 from aidants.mandats.models import Autorisation, Mandat
 from aidants.organisations.models import DEMARCHES, Organisation
@@ -103,12 +104,25 @@ def aidants(now: dt.datetime, recent: dt.timedelta, scope: Scope) -> tuple[int, 
     statement = sa.select(
         sa.func.count(sa.distinct(Aidant.id)),
         sa.func.count(sa.distinct(Aidant.id)).filter(Aidant.last_login_at >= since),
-    ).where(Aidant.is_active.is_(True))
+    ).where(Aidant.is_active.is_(True), Aidant.is_staff.is_(False))
     if scope is not None:
         statement = statement.join(aidant_organisation, aidant_organisation.c.aidant_id == Aidant.id).where(
             aidant_organisation.c.organisation_id.in_(scope))
     row = db.session().execute(statement).one()
     return int(row[0]), int(row[1])
+
+
+def aidants_per_type(scope: Scope) -> list[tuple[str, int]]:
+    """Active aidants (never the staff) by aidant type, in the types' order; "" for accounts without one."""
+    statement = (sa.select(Aidant.aidant_type, sa.func.count(sa.distinct(Aidant.id)))
+                 .where(Aidant.is_active.is_(True), Aidant.is_staff.is_(False)).group_by(Aidant.aidant_type))
+    if scope is not None:
+        statement = statement.join(aidant_organisation, aidant_organisation.c.aidant_id == Aidant.id).where(
+            aidant_organisation.c.organisation_id.in_(scope))
+    found = {str(kind or ""): int(count) for kind, count in db.session().execute(statement)}
+    ordered = [(kind, found.pop(kind, 0)) for kind in AIDANT_TYPES]
+    unknown = sum(found.values())
+    return ordered + ([("", unknown)] if unknown else [])
 
 
 def organisations_by_id(ids: Sequence[int]) -> list[Organisation]:

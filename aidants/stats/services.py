@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app
 
+from aidants.accounts import aidant_types
 from aidants.accounts.models import Aidant
 from aidants.mandats.models import DEMARCHE_LABELS
 from aidants.organisations.models import Organisation
@@ -64,6 +65,12 @@ class Stats:
     structures_total: int
     aidants_active: int
     aidants_recent: int
+    aidants_per_type: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def aidant_types(self) -> list[tuple[str, int]]:
+        """Active aidants per type, with the types' French labels."""
+        return [(aidant_types.label(kind), count) for kind, count in self.aidants_per_type]
 
     @property
     def created_in_period(self) -> int:
@@ -92,6 +99,7 @@ def compute(now: dt.datetime, scope: Sequence[int] | None) -> Stats:
         structures_total=structures_total,
         aidants_active=aidants_active,
         aidants_recent=aidants_recent,
+        aidants_per_type=queries.aidants_per_type(scope),
     )
 
 
@@ -171,6 +179,8 @@ def csv_rows(stats: Stats) -> Iterator[tuple[str, str, str]]:
     yield ("structures_avec_mandat_actif", "", str(stats.structures_with_mandats))
     yield ("aidants_actifs", "", str(stats.aidants_active))
     yield ("aidants_connectes_30_jours", "", str(stats.aidants_recent))
+    for kind, count in stats.aidants_per_type:
+        yield ("aidants_actifs_par_type", kind or "non_renseigne", str(count))
 
 
 # --- a référent's structures -----------------------------------------------------------------------------------

@@ -107,6 +107,7 @@ def test_a_request_from_the_first_email_to_acceptance(live_server, fixed_clock, 
         page.get_by_label("Nom", exact=True).fill(last)
         page.get_by_label("Adresse e-mail professionnelle").fill(f"{first.lower()}@mairie-navigateur.example.org")
         page.get_by_label("Fonction").fill("Agent d'accueil")
+        page.get_by_label("Type d'aidant").select_option("agent_accueil")
         page.get_by_role("button", name="Ajouter cet aidant").click()
         page.get_by_text(f"{first} {last} est ajouté").wait_for()
     assert_accessible(page)

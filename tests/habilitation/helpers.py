@@ -93,7 +93,7 @@ def organisation_data(siret: str | None = None, **changes: str) -> dict[str, str
 
 def aidant_data(n: int) -> dict[str, str]:
     return {"first_name": "Alex", "last_name": f"Aidant{n}", "email": f"alex.aidant{n}@mairie.example.org",
-            "profession": "Conseiller numérique"}
+            "profession": "Conseiller numérique", "aidant_type": "conseiller_numerique"}
 
 
 def fill_request(issuer: IssuerSession, siret: str | None = None, aidants: int = 2,
