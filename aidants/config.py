@@ -19,7 +19,7 @@ from typing import Any
 
 from aidants.security import crypto
 
-ENVIRONMENTS = ("development", "test", "production")
+ENVIRONMENTS = ("development", "test", "production", "training")
 
 #: Variables without which production refuses to start.
 REQUIRED_IN_PRODUCTION = (
@@ -85,6 +85,15 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
     if env not in ENVIRONMENTS:
         raise ConfigError(f"AIDANTS_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
     production = env == "production"
+    training = env == "training" or environ.get("TRAINING_MODE", "").lower() == "true"
+    if training and production:
+        raise ConfigError("TRAINING_MODE is for a training site: it cannot run with AIDANTS_ENV=production")
+    if env == "training":
+        # A hosted training site: real secrets, and real email (no development outbox shows the links).
+        missing = [name for name in (*REQUIRED_IN_PRODUCTION, "SMTP_HOST") if not environ.get(name)]
+        if missing:
+            raise ConfigError("refusing to start the training site: missing environment variable(s) "
+                              + ", ".join(missing))
     if production:
         missing = [name for name in (*REQUIRED_IN_PRODUCTION, *FC_REQUIRED_IN_PRODUCTION) if not environ.get(name)]
         if missing:
@@ -109,6 +118,8 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
     return {
         "AIDANTS_ENV": env,
         "ENV_IS_PRODUCTION": production,
+        # A training site: fictitious people (the sandboxes), a banner on every page, no /dev/outbox.
+        "TRAINING_MODE": training,
         "SECRET_KEY": found.secret_key,
         "SEED_ENCRYPTION_KEYS": found.seed_keys,
         "JOURNAL_SIGNING_KEY": found.journal_signing_key,
@@ -121,7 +132,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         "SMTP_PASSWORD": environ.get("SMTP_PASSWORD", ""),
         "SMTP_STARTTLS": environ.get("SMTP_STARTTLS", "true").lower() == "true",
         "MAIL_FROM": environ.get("MAIL_FROM", "Aidants Connect <ne-pas-repondre@aidants.localhost>"),
-        "DEV_OUTBOX": not production,
+        "DEV_OUTBOX": not production and not training,
         "SESSION_MAX_AGE": timedelta(hours=session_hours),
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=session_hours),
         "REAUTH_AFTER": timedelta(minutes=int(environ.get("REAUTH_AFTER_MINUTES", "15"))),
@@ -129,7 +140,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         "SESSION_COOKIE_NAME": "aidants_session",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_SECURE": production or environ.get("PUBLIC_URL", "").startswith("https://"),
         "MAX_CONTENT_LENGTH": int(environ.get("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024))),
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "fr",
@@ -139,7 +150,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         "INSEE_API_URL": environ.get("INSEE_API_URL", ""),
         # optional: the staff's shared mailbox, told of each submitted habilitation request
         "STAFF_EMAIL": environ.get("STAFF_EMAIL", ""),
-        **franceconnect_config(environ, production, found.secret_key),
+        **franceconnect_config(environ, production, found.secret_key, training),
     }
 
 
@@ -148,9 +159,13 @@ FC_DEFAULT_SCOPES = "openid given_name family_name birthdate gender birthplace b
 FC_REQUIRED_IN_PRODUCTION = ("FC_ISSUER", "FC_CLIENT_ID", "FC_CLIENT_SECRET")
 
 
-def franceconnect_config(environ: Mapping[str, str], production: bool, secret_key: str) -> dict[str, Any]:
-    """FranceConnect client settings; outside production an empty FC_ISSUER means the app's own sandbox."""
-    sandbox = environ.get("FC_SANDBOX", "false" if production else "true").lower() == "true"
+def franceconnect_config(environ: Mapping[str, str], production: bool, secret_key: str,
+                         training: bool = False) -> dict[str, Any]:
+    """FranceConnect client settings; outside production an empty FC_ISSUER means the app's own sandbox.
+
+    A training site always serves the sandboxes: its people are fictitious.
+    """
+    sandbox = training or environ.get("FC_SANDBOX", "false" if production else "true").lower() == "true"
     if production:
         if sandbox:
             raise ConfigError("refusing to start in production: FC_SANDBOX must not be enabled")
@@ -166,7 +181,7 @@ def franceconnect_config(environ: Mapping[str, str], production: bool, secret_ke
         raise ConfigError("FC_ID_TOKEN_ALGS must list signature algorithms, and never 'none'")
     return {
         "FC_SANDBOX": sandbox,
-        "FC_ISSUER": environ.get("FC_ISSUER", "").rstrip("/"),
+        "FC_ISSUER": "" if training else environ.get("FC_ISSUER", "").rstrip("/"),
         "FC_CLIENT_ID": environ.get("FC_CLIENT_ID", "aidants-connect-bac-a-sable"),
         # Outside production the sandbox and the client share this throw-away secret.
         "FC_CLIENT_SECRET": environ.get("FC_CLIENT_SECRET")
