@@ -29,13 +29,13 @@ run: install
 	$(BIN)/aidants demo
 	@echo
 	@echo "  Aidants Connect (développement) : http://127.0.0.1:$(PORT)"
-	@echo "  Comptes de démonstration : camille@demo.example.org, louis@demo.example.org"
-	@echo "                             referente@demo.example.org"
-	@echo "  Code du moment : $(BIN)/aidants totp-code camille@demo.example.org"
-	@echo "  Le lien de connexion s'affiche ici et sur http://127.0.0.1:$(PORT)/dev/outbox"
+	@echo "  Se connecter : http://127.0.0.1:$(PORT)/connexion avec l'une des adresses ci-dessus et le code du moment :"
+	@echo "      $(BIN)/aidants totp-code camille@demo.example.org     (la carte de Louis : louis@demo.example.org)"
+	@echo "  Le lien de connexion s'affiche ici, entre deux lignes « --- », et sur http://127.0.0.1:$(PORT)/dev/outbox"
+	@echo "  (le journal des requêtes va dans instance/access.log, pour que ces liens restent lisibles)."
 	@echo "  Bac à sable : http://127.0.0.1:$(PORT)/sandbox/service/ (un service qui demande une identité)"
 	@echo
-	$(BIN)/gunicorn --workers $(WORKERS) --threads 4 --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
+	$(BIN)/gunicorn --workers $(WORKERS) --threads 4 --bind 127.0.0.1:$(PORT) --access-logfile instance/access.log wsgi:app
 
 ## make test: every test (SQLite by default; DATABASE_URL=postgresql+psycopg://… for PostgreSQL).
 test: install $(if $(wildcard tests/peers/package.json),tests/peers/node_modules/.installed)

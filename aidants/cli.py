@@ -174,6 +174,9 @@ def demo() -> None:
     created = demo_data.load(clock.now())
     db.commit()
     click.echo("Jeu de démonstration chargé." if created else "Jeu de démonstration déjà présent.")
+    click.echo("Comptes de démonstration (code du moment : aidants totp-code EMAIL) :")
+    for line in demo_data.who_is_who():
+        click.echo(f"  {line}")
 
 
 @click.command("rotate-seeds")
