@@ -114,7 +114,8 @@ def answer(uuid: str) -> Page:
     flash({
         "message": "Le message est envoyé au demandeur.",
         "changes_required": "Les modifications sont demandées ; le demandeur est prévenu par e-mail.",
-        "accepted": "La demande est acceptée : la structure, son référent et les aidants à former sont créés.",
+        "accepted": "La demande est acceptée : la structure, son référent et les aidants à former sont créés ; le "
+                    "référent reçoit un lien d'activation (valable 7 jours) pour choisir son moyen de connexion.",
         "refused": "La demande est refusée ; le demandeur est prévenu par e-mail.",
         "closed": "La demande est close ; le demandeur est prévenu par e-mail.",
     }[action], "success")

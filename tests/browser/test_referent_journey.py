@@ -48,7 +48,7 @@ def test_a_referent_assigns_and_validates_a_card_on_accessible_pages(live_server
     assert_accessible(page)
     page.get_by_label("Numéro de série de la carte").fill("SN-7788")
     page.get_by_role("button", name="Attribuer la carte").click()
-    page.get_by_role("heading", name="Valider la carte n° SN-7788").wait_for()
+    page.get_by_role("heading", name="Valider la carte n° SN7788").wait_for()  # stored without dashes
     assert_accessible(page)
     page.get_by_label("Code affiché").fill("12")
     page.get_by_role("button", name="Valider la carte").click()
@@ -57,12 +57,14 @@ def test_a_referent_assigns_and_validates_a_card_on_accessible_pages(live_server
     page.get_by_label("Code affiché").fill(totp.code_for_step(seed, totp.step_at(now, 60)))
     page.get_by_role("button", name="Valider la carte").click()
     page.get_by_role("heading", name=aidant.aidant.full_name).wait_for()
-    assert "La carte SN-7788 est activée" in page.inner_text("main")
-    assert "Carte n° SN-7788" in page.locator("#devices").inner_text()
+    assert "La carte SN7788 est activée" in page.inner_text("main")
+    assert "Carte n° SN7788" in page.locator("#devices").inner_text()
     assert_accessible(page)
 
     fiche = page.url
-    for link, heading in [("Dissocier : Carte n° SN-7788", "Dissocier : Carte n° SN-7788"),
+    for link, heading in [("Dissocier : Carte n° SN7788", "Dissocier : Carte n° SN7788"),
+                          ("Désactiver le compte", f"Désactiver le compte de {aidant.aidant.full_name}"),
+                          ("Nommer co-référent", f"Nommer {aidant.aidant.full_name} co-référent"),
                           ("Changer de structure", f"Changer {aidant.aidant.full_name} de structure"),
                           ("Ajouter une application", "Ajouter une application d'authentification")]:
         page.goto(fiche)
@@ -83,6 +85,7 @@ def test_a_referent_assigns_and_validates_a_card_on_accessible_pages(live_server
     page.get_by_label("Nom", exact=True).fill("Zola")
     page.get_by_label("Adresse e-mail professionnelle").fill("lea@exemple.fr")
     page.get_by_label("Profession", exact=True).fill("Médiatrice numérique")
+    page.get_by_label("Type d'aidant").select_option("conseiller_numerique")
     page.get_by_role("button", name="Envoyer la demande").click()
     assert "en attente de formation" in page.locator("#people").inner_text().lower()  # a badge: upper case
     assert_accessible(page)
