@@ -177,6 +177,8 @@ def test_a_full_disk_answers_503_for_a_mandate_creation_and_writes_nothing(app: 
         aidant_id=who.aidant.id, created_at=now, expires_at=now, duration="day", template_version="filler",
         jws="x" * 3400))
     db.commit()
+    with db.engine().connect() as connection:  # no free page left for the next mandate to reuse
+        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM")
     http = app.test_client()
     sign_in(http, who, now)
     set_draft(http, organisation_id, usager.id, ["papiers"])

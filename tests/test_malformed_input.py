@@ -28,7 +28,11 @@ ROLES = ("anonymous", "aidant_a", "referent_a", "staff")
 #: The sweep's roles (a référent of A reaches what an aidant of A reaches, and more).
 SWEEP_ROLES = ("anonymous", "referent_a", "staff")
 #: The one 5xx that is the truth: the demonstration service cannot reach the test app over HTTP.
-EXPECTED_5XX = {("sandbox_service.login", 502)}
+EXPECTED_5XX = {
+    # The test app has no HTTP server: calls to FranceConnect (the sandbox) are unreachable, answered 503 + Retry-After.
+    ("sandbox_service.login", 503),
+    ("franceconnect.start_usager", 503),
+}
 HUGE = "9" * 30
 #: Values that a view must refuse politely; ``RAW`` ones go into URLs as they are (bytes that are not UTF-8).
 HOSTILE = ["\x00", "a\x00b", HUGE, "-1", str(2**31), str(2**63), "é☃\u202e", '{"id_token":1}',

@@ -50,11 +50,11 @@ def test_retention_purges_what_has_expired_and_keeps_the_rest(client: FlaskClien
     db.commit()
     assert _run("retention", now + dt.timedelta(minutes=30)).outcome == "rien à faire"  # type: ignore[union-attr]
     assert _count(LoginLink) == 1 and _count(Usager) == 1
-    later = now + dt.timedelta(days=1, hours=2)
+    later = now + RETENTION["login_link"] + dt.timedelta(hours=2)
     run = _run("retention", later)
     assert run is not None and run.status == DONE
     assert _count(LoginLink) == 0 and _count(Usager) == 0
-    assert _count(AidantSession) == 1  # a session lives 24 h, then 7 more days
+    assert _count(AidantSession) == 1  # a session lives 24 h, then is kept as long as the page states
     assert _count(HabilitationRequest) == 1
     far = now + RETENTION["habilitation_draft"] + dt.timedelta(days=1)
     _run("retention", far)
