@@ -122,9 +122,10 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("franceconnect.logged_out", "GET"): SIGNED_IN_INVALID,
     # identity provider
     ("oidc_provider.discovery", "GET"): ANY,
-    # a valid request of a registered client: A's aidants see the usager picker; others have nothing to offer
-    # (access_denied back to the service); a co-référent who may not create mandates may not use them either
-    ("oidc_provider.authorize", "GET"): ("login", "ok", "ok", "ok", "ok", "redirect", "forbidden"),  # B has a mandate of its own
+    # a valid request of a registered client: A's and B's aidants see the usager picker (each structure has a
+    # mandate of its own); staff have nothing to offer (access_denied back to the service); a co-référent who may
+    # not create mandates may not use them either
+    ("oidc_provider.authorize", "GET"): ("login", "ok", "ok", "ok", "ok", "redirect", "forbidden"),
     # an empty choice: nothing chosen, so nothing to offer (access_denied back to the service)
     ("oidc_provider.authorize", "POST"): ("login", "redirect", "redirect", "redirect", "redirect", "redirect",
                                           "forbidden"),
