@@ -9,7 +9,7 @@ from aidants.accounts import devices
 from aidants.accounts import services as accounts
 from aidants.accounts.models import Aidant
 from aidants.cli import main
-from tests.factories import accept_cgu, last_login_path
+from tests.factories import last_login_path
 
 
 def cli_code(app, email: str) -> str:  # type: ignore[no-untyped-def]
@@ -34,8 +34,6 @@ def test_demo_loads_once_and_its_people_sign_in(app, client, fixed_clock):
         page = browser.post("/connexion", data={"email": email, "code": cli_code(app, email)}).get_data(as_text=True)
         assert "Consultez votre messagerie" in page, email
         assert browser.post(last_login_path(email)).status_code == 302
-        assert browser.get("/espace-aidant").location.startswith("/cgu/acceptation")  # first sign-in: the CGU
-        accept_cgu(browser)
         assert name in browser.get("/espace-aidant").get_data(as_text=True)
 
 

@@ -19,7 +19,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 
-from aidants import clock
+from aidants import clock, db
 from aidants.mandats.models import DEMARCHE_LABELS
 from aidants.web import public_url
 from oidc.client import flow
@@ -84,17 +84,22 @@ def _error_page(error: flow.FranceConnectError) -> Response:
 
 
 def _ensure_client(settings: Settings) -> None:
-    """Register the sandbox service (or the URIs of this host and port) on first use."""
-    client = clients.find(CLIENT_ID)
-    if client is None:
-        clients.register(
-            name="Service administratif de démonstration", redirect_uris=[settings.redirect_uri],
-            post_logout_redirect_uris=[settings.post_logout_redirect_uri], auth_method="client_secret_post",
-            userinfo_alg="ES256", id_token_alg="ES256", act_claim=True, now=clock.now(),  # noqa: S106
-            client_id=CLIENT_ID, secret=settings.client_secret, scopes=settings.scopes.split(),
-        )
-    else:
-        clients.add_redirect_uris(client, settings.redirect_uri, settings.post_logout_redirect_uri)
+    """Register the sandbox service (or the URIs of this host and port) on first use.
+
+    In a transaction of its own: the registration stands whatever the provider then answers (an error page
+    rolls the request back).
+    """
+    with db.independent_transaction():
+        client = clients.find(CLIENT_ID)
+        if client is None:
+            clients.register(
+                name="Service administratif de démonstration", redirect_uris=[settings.redirect_uri],
+                post_logout_redirect_uris=[settings.post_logout_redirect_uri], auth_method="client_secret_post",
+                userinfo_alg="ES256", id_token_alg="ES256", act_claim=True, now=clock.now(),  # noqa: S106
+                client_id=CLIENT_ID, secret=settings.client_secret, scopes=settings.scopes.split(),
+            )
+        else:
+            clients.add_redirect_uris(client, settings.redirect_uri, settings.post_logout_redirect_uri)
 
 
 @bp.get("/")

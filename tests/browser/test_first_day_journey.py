@@ -190,7 +190,7 @@ def test_from_the_first_email_to_the_first_mandate(live_server, fixed_clock, bro
     page.get_by_role("heading", name="Créer un mandat").wait_for()
     choose(page, "Social - Santé")
     choose(page, "6 mois (182 jours)")
-    page.get_by_role("button", name="Identifier l'usager avec FranceConnect").click()
+    page.get_by_role("button", name="S’identifier avec FranceConnect").click()
     choose(page, "Angela Claire Louise DUBOIS")
     page.get_by_role("button", name="Se connecter avec cette identité").click()
     page.get_by_role("heading", name="Récapitulatif du mandat").wait_for()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from aidants import db
+from aidants import db, typography
 from aidants.journal.models import JournalEntry
 from aidants.usagers.models import Usager
 from aidants.usagers.services import usager_sub
@@ -121,7 +121,7 @@ def test_the_usager_sees_and_stops_what_is_done_in_their_name(live_server, brows
 
     # the structure sees the revocation
     page.goto(f"/mandats/{mandat.uuid}")
-    page.get_by_role("heading", name=f"Mandat de {usager.full_name}").wait_for()
+    page.get_by_role("heading", name=f"Mandat {typography.de(usager.full_name)}").wait_for()
     assert_accessible(page)
     shot(page, "6-structure")
     assert "par l'usager lui-même" in page.inner_text("#autorisations")
