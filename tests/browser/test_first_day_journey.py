@@ -197,7 +197,7 @@ def test_from_the_first_email_to_the_first_mandate(live_server, fixed_clock, bro
     choose(page, "J'ai informé l'usager")
     page.get_by_label("Votre code à usage unique").fill(card_code(card, fixed_clock))
     page.get_by_role("button", name="Créer le mandat").click()
-    page.get_by_role("heading", name=re.compile("Mandat de Angela Claire Louise DUBOIS")).wait_for()
+    page.get_by_role("heading", name=re.compile("Mandat d.Angela Claire Louise DUBOIS")).wait_for()
     assert "Le mandat est créé" in page.inner_text("main")
     page.screenshot(path=f"{SHOTS}/first-day-first-mandate.png", full_page=True)
     assert_accessible(page)
