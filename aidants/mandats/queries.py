@@ -31,6 +31,9 @@ _MONTH_YEAR = re.compile(r"^(\d{1,2})[/.-](\d{4})$")
 _YEAR = re.compile(r"^(1[89]|20)\d{2}$")
 
 #: The tabs of the usager list: every usager, or those whose mandates are active / ended / revoked.
+#: Why an autorisation was closed, when it is a revocation (by the structure, or by the usager alone); a
+#: renewal's "replaced" is an end, not a revocation.
+REVOCATION_REASONS = ("revocation", "usager")
 TABS = ("tous", "actifs", "termines", "revoques")
 
 
@@ -94,7 +97,7 @@ def _tab_filter(tab: str, now: dt.datetime) -> sa.ColumnElement[bool] | None:
                        Autorisation.revoked_reason == "replaced")
         return sa.and_(~active, closed(ended))
     if tab == "revoques":
-        return sa.and_(~active, closed(Autorisation.revoked_reason == "revocation"))
+        return sa.and_(~active, closed(Autorisation.revoked_reason.in_(REVOCATION_REASONS)))
     return None
 
 
@@ -156,26 +159,8 @@ def usager_page(organisation_id: int, now: dt.datetime, search: str = "", page: 
         .order_by(MandatUsager.name_key, MandatUsager.usager_id)
         .offset((page - 1) * per_page).limit(per_page)
     ))
-    usagers = {u.id: u for u in session.scalars(sa.select(Usager).where(Usager.id.in_(ids)))} if ids else {}
-    rows = {usager_id: UsagerRow(usagers[usager_id]) for usager_id in ids if usager_id in usagers}
-    if ids:
-        unrevoked = sa.func.sum(sa.case((Autorisation.revoked_at.is_(None), 1), else_=0))
-        revocations = sa.func.sum(sa.case((Autorisation.revoked_reason == "revocation", 1), else_=0))
-        statement = (
-            sa.select(Mandat.usager_id, Mandat.expires_at, unrevoked, revocations)
-            .join(Autorisation, Autorisation.mandat_id == Mandat.id)
-            .where(Mandat.organisation_id == organisation_id, Mandat.usager_id.in_(ids))
-            .group_by(Mandat.id, Mandat.usager_id, Mandat.expires_at)
-        )
-        for usager_id, expires_at, count, revoked in session.execute(statement):
-            status = status_of(expires_at, int(count or 0), now)
-            if status == "revoked" and not revoked:
-                status = "expired"  # every autorisation replaced by a renewal: ended, not revoked
-            row = rows[usager_id]
-            row.counts[status] += 1
-            if status == "active" and (row.next_expiry is None or expires_at < row.next_expiry):
-                row.next_expiry = expires_at
-    return UsagerPage(list(rows.values()), total, page, per_page)
+    rows = _rows_with_counts(organisation_id, ids, now) if ids else []
+    return UsagerPage(rows, total, page, per_page)
 
 
 #: The list counts its usagers up to this many, then says "more than" (counting is the one O(n) part).
@@ -269,7 +254,8 @@ def _rows_with_counts(organisation_id: int, ids: list[int], now: dt.datetime) ->
     usagers = {u.id: u for u in session.scalars(sa.select(Usager).where(Usager.id.in_(ids)))}
     rows = {usager_id: UsagerRow(usagers[usager_id]) for usager_id in ids if usager_id in usagers}
     unrevoked = sa.func.sum(sa.case((Autorisation.revoked_at.is_(None), 1), else_=0))
-    revocations = sa.func.sum(sa.case((Autorisation.revoked_reason == "revocation", 1), else_=0))
+    # revoked by the structure or by the usager; a renewal's replacement is an end, not a revocation
+    revocations = sa.func.sum(sa.case((Autorisation.revoked_reason.in_(REVOCATION_REASONS), 1), else_=0))
     statement = (
         sa.select(Mandat.usager_id, Mandat.expires_at, unrevoked, revocations)
         .join(Autorisation, Autorisation.mandat_id == Mandat.id)
