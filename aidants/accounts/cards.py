@@ -164,7 +164,7 @@ def _copy_cards(cards: list[CardRow], now: dt.datetime, progress: Callable[[int]
         with raw.cursor() as cursor, cursor.copy(statement) as copy:
             for start in range(0, len(cards), BATCH):
                 for card in cards[start : start + BATCH]:
-                    copy.write_row(("card", card.serial_number, "stock", card.period, card.digits, 0,
+                    copy.write_row(("card", normalise_serial(card.serial_number), "stock", card.period, card.digits, 0,
                                     devices.encrypt_seed("card", card.seed), now))
                 if progress:
                     progress(len(cards[start : start + BATCH]))
