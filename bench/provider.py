@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 import sqlalchemy as sa
 
 from aidants import clock, db
-from aidants.accounts import devices
+from aidants.accounts import cgu, devices
 from aidants.accounts import services as accounts
 from aidants.mandats import services as mandats
 from aidants.organisations import services as organisations
@@ -103,6 +103,7 @@ def create_world(environ: dict[str, str], count: int, per_aidant: int) -> tuple[
         for a in range(count):
             aidant = accounts.create_aidant(email=f"aidant{a:04d}@banc-essai.exemple.fr", first_name="Banc",
                                             last_name=f"Essai {a}", organisation=organisation, now=first)
+            cgu.accept(aidant, first)  # else the first authorization would stop at the terms of use
             enrolment = devices.start_app_enrolment(aidant, first)
             enrolment.device.status, enrolment.device.activated_at = "active", first
             seed = devices.seed_of(enrolment.device)
@@ -139,14 +140,17 @@ def sign_in_ours(side: Side, aidant: Aidant) -> Seat:
     found = LINK.search(call(port, "GET", "/dev/outbox", cookie=jar.header()).body)
     if found is None:
         raise FlowError("no login link in the development outbox")
-    confirm = jar.keep(call(port, "GET", found.group(1), cookie=jar.header()))
-    done = jar.keep(call(port, "POST", found.group(1), {"csrf_token": csrf(confirm)}, jar.header()))
+    opened = jar.keep(call(port, "GET", found.group(1), cookie=jar.header()))  # the token leaves the address bar
+    clean = urlsplit(opened.location).path if opened.status == 302 else found.group(1)
+    confirm = jar.keep(call(port, "GET", clean, cookie=jar.header()))
+    done = jar.keep(call(port, "POST", clean, {"csrf_token": csrf(confirm)}, jar.header()))
     if done.status != 302:
         raise FlowError(f"login link: HTTP {done.status}")
     usager_id, autorisation_id = aidant.choices[0]
     page = jar.keep(call(port, "GET", f"/authorize?{side.params(usager=str(usager_id))}", cookie=jar.header()))
     if f'value="{autorisation_id}"' not in page.body:
-        raise FlowError(f"the authorization page does not offer autorisation {autorisation_id}")
+        raise FlowError(f"the authorization page does not offer autorisation {autorisation_id} "
+                        f"(HTTP {page.status} {page.location})")
     token = csrf(page)
     return Seat(jar.header(), [{"csrf_token": token, "usager_id": str(u), "autorisation_id": str(x),
                                 "action": "valider"} for u, x in aidant.choices])

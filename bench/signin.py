@@ -121,7 +121,7 @@ def request(port: int, method: str, path: str, body: str = "", cookie: str = "")
 
 
 def start_gunicorn(environ: dict[str, str], port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **environ}
+    env = {"PUBLIC_URL": f"http://{HOST}:{port}", **os.environ, **environ}  # the issuer the flows check
     command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"{HOST}:{port}",
                "--log-level", "warning", "wsgi:app"]
     with log.open("wb") as out:
