@@ -203,3 +203,24 @@ def test_structure_recipients_are_its_referents_and_mandate_makers(app, world, u
     recipients = {m.recipient for m in outbox("structure-revoked:")}
     assert referent.aidant.email in recipients and reader.aidant.email not in recipients
     assert world.a.aidant.aidant.email not in recipients  # deactivated
+
+
+# --- the header and the way in ---------------------------------------------------------------------
+
+
+def test_the_usager_header_names_the_usager_and_ends_their_session_not_an_aidants(app, client, usager, world):  # type: ignore[no-untyped-def]
+    anonymous = text(client.get("/usager/connexion"))
+    assert "Se connecter</a>" not in anonymous  # the aidants' sign-in is not a usager's
+    assert 'id="usager-logout"' not in anonymous
+    page = text(usager.get("/usager/"))
+    assert f'id="usager-name">{world.a.usager.full_name}<' in page
+    assert page.count("Quitter mon espace") == 1
+    assert usager.post("/usager/deconnexion").status_code == 302  # the header's button ends the usager's session
+    assert usager.get("/usager/").headers["Location"].endswith("/usager/connexion")
+
+
+def test_every_page_shows_the_way_to_the_espace_usager(client):  # type: ignore[no-untyped-def]
+    for path in ("/", "/connexion", "/mentions-legales"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert 'href="/usager/connexion" id="lien-espace-usager"' in text(page), path
