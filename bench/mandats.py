@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.mandats --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-The first run fills a database ``bench_mandats`` (next to the one named in the URL) with one structure,
+The first run fills a database ``bench_mandats`` (next to the one named in the URL; ``--name`` for another, so
+that two people measuring on one server never drop each other's) with one structure,
 100,000 usagers and 1,000,000 mandates (about 2,000,000 autorisations), in SQL, then keeps it: later runs
 reuse it (``--regenerate`` to start again, ``--drop`` to remove it at the end). Each usager has ten
 mandates, the older ones expired or replaced, the newest active (70 %), expired (20 %) or revoked (10 %),
@@ -35,7 +36,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from aidants import clock, create_app, db, migrate
-from aidants.accounts import devices
+from aidants.accounts import cgu, devices
 from aidants.accounts import services as accounts
 from aidants.accounts.models import TotpDevice
 from aidants.mandats import queries as mandat_queries
@@ -74,16 +75,19 @@ def build_app(target: str, workdir: Path) -> Flask:
     return create_app({"TESTING": True, "WTF_CSRF_ENABLED": False}, environ=environ)
 
 
-def database(url: str, regenerate: bool) -> tuple[str, bool]:
+def database(url: str, name: str, regenerate: bool) -> tuple[str, bool]:
     """The bench database's URL, and whether it must be filled."""
     base = sa.make_url(url)
-    target = base.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+    target = base.set(database=name).render_as_string(hide_password=False)
     with _admin(base).connect() as connection:
-        exists = connection.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": BENCH_DATABASE})
+        exists = connection.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
         if exists and not regenerate:
+            engine = sa.create_engine(target, poolclass=sa.pool.NullPool)
+            migrate.upgrade(engine)  # a kept database gets the revisions written since (indexes)
+            engine.dispose()
             return target, False
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
-        connection.execute(sa.text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     engine = sa.create_engine(target, poolclass=sa.pool.NullPool)
     migrate.upgrade(engine)
     engine.dispose()
@@ -112,7 +116,7 @@ def generate(app: Flask, usagers: int, per_usager: int) -> None:
     engine = sa.create_engine(app.config["DATABASE_URL"], poolclass=sa.pool.NullPool)
     params = {"n": usagers, "k": per_usager, "org": org_id, "aidant": aidant_id, "now": now,
               "given": GIVEN, "heads": FAMILY_HEADS, "tails": FAMILY_TAILS, "patterns": PATTERNS}
-    print(f"Filling {BENCH_DATABASE}: {usagers} usagers, {usagers * per_usager} mandates…", flush=True)
+    print(f"Filling {engine.url.database}: {usagers} usagers, {usagers * per_usager} mandates…", flush=True)
     started = time.perf_counter()
     with engine.begin() as connection:
         connection.execute(sa.text("SET LOCAL synchronous_commit = off"))
@@ -197,6 +201,7 @@ def signed_in_client(app: Flask) -> FlaskClient:
         db.session().execute(sa.text("UPDATE totp_device SET last_step = NULL WHERE aidant_id = :a"),
                              {"a": aidant.id})
         now = clock.now()
+        cgu.accept(aidant, now)  # else every page would lead to the terms of use (a no-op once accepted)
         code = totp.code_for_step(SEED, totp.step_at(now, 30), 6)
         attempt = accounts.request_login(aidant.email, code, "127.0.0.1", now)
         assert attempt.link_token, "bench aidant could not sign in"
@@ -254,13 +259,28 @@ def last_cursor(app: Flask) -> str:
 
 
 def bench_pages(client: FlaskClient, label: str, queries: list[dict[str, str]]) -> None:
-    samples = []
-    for query in queries:
-        started = time.perf_counter()
-        response = client.get("/espace-aidant/usagers", query_string=query)
-        samples.append(time.perf_counter() - started)
-        assert response.status_code == 200
-    print(f"{label:<36}{percentiles(samples)}")
+    """Latency of whole pages, and (less moved by the machine's load) this process's CPU and the statements
+    of a page."""
+    samples, cpu = [], []
+    statements = 0
+    engine = client.application.extensions["db_engine"]
+
+    def count(*_: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        for query in queries:
+            started, started_cpu = time.perf_counter(), time.process_time()
+            response = client.get("/espace-aidant/usagers", query_string=query)
+            samples.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
+            assert response.status_code == 200, (response.status_code, response.location)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    print(f"{label:<36}{percentiles(samples)}   CPU p50 {statistics.median(cpu) * 1000:5.1f} ms, "
+          f"{statements / len(queries):.1f} statements")
 
 
 def main() -> None:
@@ -270,6 +290,7 @@ def main() -> None:
     parser.add_argument("--per-usager", type=int, default=10, help="mandates per usager (10 → 1,000,000)")
     parser.add_argument("--creations", type=int, default=200)
     parser.add_argument("--requests", type=int, default=300, help="list pages and searches, each")
+    parser.add_argument("--name", default=BENCH_DATABASE, help="the bench database's name")
     parser.add_argument("--regenerate", action="store_true")
     parser.add_argument("--drop", action="store_true", help="drop the bench database at the end")
     args = parser.parse_args()
@@ -277,7 +298,7 @@ def main() -> None:
         parser.error("a PostgreSQL --database-url (or DATABASE_URL) is required")
     random.seed(20261127)
     with tempfile.TemporaryDirectory() as workdir:
-        target, empty = database(args.database_url, args.regenerate)
+        target, empty = database(args.database_url, args.name, args.regenerate)
         app = build_app(target, Path(workdir))
         fixed = clock.FixedClock(dt.datetime.now(dt.UTC).replace(microsecond=0))
         clock.set_clock(app, fixed)
@@ -301,7 +322,7 @@ def main() -> None:
         app.extensions["db_engine"].dispose()
     if args.drop:
         with _admin(sa.make_url(args.database_url)).connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{args.name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

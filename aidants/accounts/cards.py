@@ -11,9 +11,9 @@ import csv
 import datetime as dt
 import io
 import re
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -23,6 +23,9 @@ from aidants.accounts import devices
 from aidants.accounts.models import TotpDevice
 from aidants.journal import services as journal
 from aidants.security import totp
+
+if TYPE_CHECKING:
+    import _csv
 
 REQUIRED_COLUMNS = ("serial_number", "seed")
 OPTIONAL_COLUMNS = ("step", "digits")
@@ -35,12 +38,13 @@ _SERIAL_NOISE = re.compile(r"[\s\-‐‑‒–—]")
 
 def normalise_serial(serial: str) -> str:
     """A serial number as stored and looked up: without spaces or dashes, upper-cased."""
+    if serial.isascii() and serial.isalnum():  # the makers' usual form: nothing to strip (no regex)
+        return serial.upper()
     return _SERIAL_NOISE.sub("", serial).upper()
 
 
-@dataclass(frozen=True)
-class CardRow:
-    """A valid card, ready to store."""
+class CardRow(NamedTuple):
+    """A valid card, ready to store (a named tuple: 100,000 of them are built per file, cheaply)."""
 
     line: int
     serial_number: str
@@ -61,17 +65,29 @@ class CardFileError(ValueError):
     """A file that cannot be read at all (no header, wrong columns, not text)."""
 
 
+@dataclass(frozen=True)
+class _Columns:
+    """Where each column of the header is, and how many there are (a longer row has too many)."""
+
+    serial: int
+    seed: int
+    step: int | None
+    digits: int | None
+    width: int
+
+
 def read_card_file(text: str) -> CardFile:
     """Check every row of a card file; nothing is written here."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     try:
         return _read_rows(reader)
     except csv.Error as exc:  # e.g. a quote never closed swallows the rest of the file
         raise CardFileError(f"CSV mal formé vers la ligne {reader.line_num} (guillemet non refermé ?)") from exc
 
 
-def _read_rows(reader: csv.DictReader[str]) -> CardFile:
-    header = [name.strip().lower() for name in (reader.fieldnames or [])]
+def _read_header(names: list[str]) -> _Columns:
+    """The header's columns, or CardFileError saying what is wrong with it."""
+    header = [name.strip().lower() for name in names]
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
         raise CardFileError(f"en-tête attendu « serial_number,seed[,step,digits] » ; il manque : {', '.join(missing)}")
@@ -81,17 +97,30 @@ def _read_rows(reader: csv.DictReader[str]) -> CardFile:
                             "step, digits)")
     if len(set(header)) != len(header):
         raise CardFileError("une colonne figure deux fois dans l'en-tête")
-    reader.fieldnames = header
-    result, lines_of = CardFile(), defaultdict[str, list[int]](list)
+    at = {name: index for index, name in enumerate(header)}
+    return _Columns(at["serial_number"], at["seed"], at.get("step"), at.get("digits"), len(header))
+
+
+def _read_rows(reader: _csv.Reader) -> CardFile:
+    """Every row checked with the plain CSV reader (a dict per row costs more than the checks themselves)."""
+    columns = _read_header(next(reader, []))
+    result = CardFile()
+    first_line: dict[str, int] = {}
+    repeated: dict[str, list[int]] = {}
     for row in reader:
+        if not row:  # a blank line, skipped as the CSV dict reader did
+            continue
         line = reader.line_num
-        lines_of[normalise_serial(row.get("serial_number") or "")].append(line)
+        serial = normalise_serial(row[columns.serial]) if len(row) > columns.serial else ""
+        if serial in first_line:
+            repeated.setdefault(serial, [first_line[serial]]).append(line)
+        elif serial:
+            first_line[serial] = line
         try:
-            result.cards.append(_read_row(row, line))
+            result.cards.append(_read_row(row, columns, serial, line))
         except ValueError as exc:
             result.errors.append((line, str(exc)))
     # A serial number written twice is ambiguous (which seed is right?): every one of its rows is bad.
-    repeated = {serial: lines for serial, lines in lines_of.items() if serial and len(lines) > 1}
     for serial, lines in repeated.items():
         where = ", ".join(map(str, lines))
         result.errors.extend((line, f"numéro de série {serial} présent plusieurs fois dans le fichier "
@@ -106,25 +135,45 @@ def _read_rows(reader: csv.DictReader[str]) -> CardFile:
     return result
 
 
-def _read_row(row: dict[str, str | None], line: int) -> CardRow:
-    if None in row:
+def _cell(row: list[str], index: int | None) -> str:
+    """A row's value in a column ("" for a missing column or a short row)."""
+    return row[index] if index is not None and index < len(row) else ""
+
+
+def _read_row(row: list[str], columns: _Columns, serial: str, line: int) -> CardRow:
+    """One row checked; ``serial`` is its serial number already normalised."""
+    if len(row) > columns.width:
         raise ValueError("trop de colonnes sur cette ligne")
-    serial = normalise_serial(row.get("serial_number") or "")
     if not serial:
         raise ValueError("numéro de série vide")
     if len(serial) > 64 or not serial.isprintable():
         raise ValueError("numéro de série illisible ou trop long (64 caractères au plus)")
-    try:
-        seed = totp.parse_seed(row.get("seed") or "")
-    except totp.SeedError as exc:
-        raise ValueError(str(exc)) from exc
-    period = _int(row.get("step"), 60, ALLOWED_STEPS, "step")
-    digits = _int(row.get("digits"), 6, ALLOWED_DIGITS, "digits")
+    seed = _seed(_cell(row, columns.seed))
+    period = _int(_cell(row, columns.step), 60, ALLOWED_STEPS, "step")
+    digits = _int(_cell(row, columns.digits), 6, ALLOWED_DIGITS, "digits")
     return CardRow(line, serial, seed, period, digits)
 
 
-def _int(value: str | None, default: int, allowed: tuple[int, ...], name: str) -> int:
-    text = (value or "").strip()
+def _seed(text: str) -> bytes:
+    """The seed of a row: the makers' plain hexadecimal read directly, anything else by ``totp.parse_seed``
+    (which gives the reason a seed is refused)."""
+    if text.isascii() and text.isalnum():
+        try:
+            seed = bytes.fromhex(text)  # letters and digits only: succeeds exactly when parse_seed reads hex
+        except ValueError:
+            seed = b""
+        if totp.MIN_SEED_BYTES <= len(seed) <= totp.MAX_SEED_BYTES:
+            return seed
+    try:
+        return totp.parse_seed(text)
+    except totp.SeedError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _int(value: str, default: int, allowed: tuple[int, ...], name: str) -> int:
+    text = value.strip() if value else ""
+    if not text:
+        return default
     if not text:
         return default
     if not (text.isascii() and text.isdigit()) or int(text) not in allowed:
@@ -135,10 +184,12 @@ def _int(value: str | None, default: int, allowed: tuple[int, ...], name: str) -
 def _already_known(cards: list[CardRow]) -> Iterable[tuple[int, str]]:
     by_serial = {card.serial_number: card.line for card in cards}
     serials = list(by_serial)
-    if db.is_postgresql():  # one array parameter: no statement with thousands of placeholders to build
-        wanted = sa.bindparam("serials", serials, type_=postgresql.ARRAY(sa.String))
-        statement = sa.select(TotpDevice.serial_number).where(TotpDevice.serial_number == sa.any_(wanted))
-        chunks = [statement]
+    if db.is_postgresql():
+        # One text parameter split by the server: neither thousands of placeholders nor an array of 100,000
+        # strings to adapt one by one. A normalised serial number holds no whitespace, so no newline.
+        wanted = sa.func.string_to_array(sa.bindparam("serials", "\n".join(serials), type_=sa.Text),
+                                         sa.literal("\n"), type_=postgresql.ARRAY(sa.Text))
+        chunks = [sa.select(TotpDevice.serial_number).where(TotpDevice.serial_number == sa.any_(wanted))]
     else:
         chunks = [sa.select(TotpDevice.serial_number).where(TotpDevice.serial_number.in_(serials[start:start + BATCH]))
                   for start in range(0, len(serials), BATCH)]
@@ -149,11 +200,34 @@ def _already_known(cards: list[CardRow]) -> Iterable[tuple[int, str]]:
 
 
 _COPY_COLUMNS = ("kind", "serial_number", "status", "period", "digits", "drift", "seed_encrypted", "created_at")
+#: COPY's text format: a backslash, tab, newline or carriage return inside a value is written escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_lines(cards: list[CardRow], now: dt.datetime) -> str:
+    """Cards as lines of COPY's text format, seeds encrypted (the same values as the INSERT path's)."""
+    sealed = devices.encrypt_seeds("card", [card.seed for card in cards])
+    if sealed and _copy_text(sealed[0]) != sealed[0]:  # a key id to escape (the rest of each is base64)
+        sealed = [_copy_text(seed) for seed in sealed]
+    created = _copy_text(now.isoformat())
+    return "".join(
+        f"card\t{_copy_text(normalise_serial(card.serial_number))}\tstock\t{card.period:d}\t"
+        f"{card.digits:d}\t0\t{seed}\t{created}\n"
+        for card, seed in zip(cards, sealed, strict=True)
+    )
+
+
+def _copy_text(value: str) -> str:
+    """A value escaped for COPY's text format (the check first: translating every value costs a second)."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_COPY_ESCAPES)
+    return value
 
 
 def _copy_cards(cards: list[CardRow], now: dt.datetime, progress: Callable[[int], None] | None) -> None:
     """PostgreSQL: the rows through COPY, in the session's transaction (one stream instead of batches of
-    INSERT statements); the unique serial number is still enforced by the table."""
+    INSERT statements), written as text lines here (per-row adaptation by the driver cost more than the
+    encryption); the unique serial number is still enforced by the table."""
     import psycopg  # PostgreSQL only
 
     raw = db.session().connection().connection.driver_connection
@@ -163,11 +237,10 @@ def _copy_cards(cards: list[CardRow], now: dt.datetime, progress: Callable[[int]
     try:
         with raw.cursor() as cursor, cursor.copy(statement) as copy:
             for start in range(0, len(cards), BATCH):
-                for card in cards[start : start + BATCH]:
-                    copy.write_row(("card", normalise_serial(card.serial_number), "stock", card.period, card.digits, 0,
-                                    devices.encrypt_seed("card", card.seed), now))
+                chunk = cards[start : start + BATCH]
+                copy.write(_copy_lines(chunk, now))
                 if progress:
-                    progress(len(cards[start : start + BATCH]))
+                    progress(len(chunk))
     except psycopg.errors.IntegrityError as exc:  # a serial number imported meanwhile: as an INSERT would say
         raise sa.exc.IntegrityError(statement, None, exc) from exc
 
@@ -176,13 +249,14 @@ def _insert_cards(cards: list[CardRow], now: dt.datetime, progress: Callable[[in
     """Other databases: multi-row INSERT statements, BATCH rows each."""
     for start in range(0, len(cards), BATCH):
         chunk = cards[start : start + BATCH]
+        sealed = devices.encrypt_seeds("card", [card.seed for card in chunk])
         db.session().execute(sa.insert(TotpDevice), [
             {
                 "kind": "card", "serial_number": normalise_serial(card.serial_number), "status": "stock",
-                "period": card.period, "digits": card.digits, "drift": 0,
-                "seed_encrypted": devices.encrypt_seed("card", card.seed), "created_at": now,
+                "period": card.period, "digits": card.digits, "drift": 0, "seed_encrypted": seed,
+                "created_at": now,
             }
-            for card in chunk
+            for card, seed in zip(chunk, sealed, strict=True)
         ])
         if progress:
             progress(len(chunk))

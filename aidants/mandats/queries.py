@@ -220,8 +220,6 @@ def usager_window(organisation_id: int, now: dt.datetime, filters: UsagerFilters
     (OFFSET would read every row before it)."""
     conditions = [MandatUsager.organisation_id == organisation_id, *(filters or UsagerFilters()).conditions(now)]
     session = db.session()
-    capped = sa.select(MandatUsager.usager_id).where(*conditions).limit(COUNT_CAP).subquery()
-    total = session.scalar(sa.select(sa.func.count()).select_from(capped)) or 0
     position = decode_cursor(cursor)
     order = (MandatUsager.name_key, MandatUsager.usager_id)
     statement = sa.select(MandatUsager.usager_id, MandatUsager.name_key).where(*conditions)
@@ -236,9 +234,12 @@ def usager_window(organisation_id: int, now: dt.datetime, filters: UsagerFilters
     found = found[:per_page]
     if backwards:
         found.reverse()
-    if not found:  # a stale cursor (its rows gone): the first page
-        return usager_window(organisation_id, now, filters, None, per_page) if position else UsagerWindow(
-            [], total, None, None)
+    if not found and position is not None:  # a stale cursor (its rows gone): the first page
+        return usager_window(organisation_id, now, filters, None, per_page)
+    # The whole list on this first page (a search, a small structure): counted without a second statement.
+    total = len(found) if position is None and not more else _capped_count(conditions)
+    if not found:
+        return UsagerWindow([], total, None, None)
     first, last = found[0], found[-1]
     has_next = more if not backwards else True
     has_prev = (more if backwards else position is not None)
@@ -248,8 +249,18 @@ def usager_window(organisation_id: int, now: dt.datetime, filters: UsagerFilters
                         encode_cursor("p", first.name_key, first.usager_id) if has_prev else None)
 
 
+def _capped_count(conditions: list[sa.ColumnElement[bool]]) -> int:
+    """How many usagers the list holds, up to COUNT_CAP (the only part that grows with the list)."""
+    capped = sa.select(MandatUsager.usager_id).where(*conditions).limit(COUNT_CAP).subquery()
+    return db.session().scalar(sa.select(sa.func.count()).select_from(capped)) or 0
+
+
 def _rows_with_counts(organisation_id: int, ids: list[int], now: dt.datetime) -> list[UsagerRow]:
-    """The usagers of a page, in its order, with the count of their mandates by status (two statements)."""
+    """The usagers of a page, in its order, with the count of their mandates by status (two statements).
+
+    The counts read the autorisations alone: each carries its mandate's usager, structure (moved with it by a
+    transfer) and end, so grouping them by mandate gives the mandates without reading the mandate table, from
+    the covering (organisation, usager) index."""
     session = db.session()
     usagers = {u.id: u for u in session.scalars(sa.select(Usager).where(Usager.id.in_(ids)))}
     rows = {usager_id: UsagerRow(usagers[usager_id]) for usager_id in ids if usager_id in usagers}
@@ -257,10 +268,9 @@ def _rows_with_counts(organisation_id: int, ids: list[int], now: dt.datetime) ->
     # revoked by the structure or by the usager; a renewal's replacement is an end, not a revocation
     revocations = sa.func.sum(sa.case((Autorisation.revoked_reason.in_(REVOCATION_REASONS), 1), else_=0))
     statement = (
-        sa.select(Mandat.usager_id, Mandat.expires_at, unrevoked, revocations)
-        .join(Autorisation, Autorisation.mandat_id == Mandat.id)
-        .where(Mandat.organisation_id == organisation_id, Mandat.usager_id.in_(ids))
-        .group_by(Mandat.id, Mandat.usager_id, Mandat.expires_at)
+        sa.select(Autorisation.usager_id, Autorisation.expires_at, unrevoked, revocations)
+        .where(Autorisation.organisation_id == organisation_id, Autorisation.usager_id.in_(ids))
+        .group_by(Autorisation.mandat_id, Autorisation.usager_id, Autorisation.expires_at)
     )
     for usager_id, expires_at, count, revoked in session.execute(statement):
         if usager_id not in rows:

@@ -88,6 +88,19 @@ class KeyRing:
         nonce = os.urandom(_NONCE_BYTES)
         return f"{kid}:{b64encode(nonce + _cipher(key).encrypt(nonce, plaintext, context))}"
 
+    def encrypt_many(self, plaintexts: list[bytes], context: bytes) -> list[str]:
+        """``encrypt`` for each value: one random draw for all the nonces (each still its own 96 random
+        bits) and the key looked up once, which is most of the cost for a small value like a seed."""
+        kid, key = self.keys[0]
+        seal = _cipher(key).encrypt
+        nonces = os.urandom(_NONCE_BYTES * len(plaintexts))
+        sealed = []
+        for index, plaintext in enumerate(plaintexts):
+            nonce = nonces[index * _NONCE_BYTES : (index + 1) * _NONCE_BYTES]
+            body = base64.urlsafe_b64encode(nonce + seal(nonce, plaintext, context)).rstrip(b"=")
+            sealed.append(f"{kid}:{body.decode()}")
+        return sealed
+
     def decrypt(self, token: str, context: bytes) -> bytes:
         """Decrypt a value written by ``encrypt`` with any key of the ring."""
         kid, _, body = token.partition(":")

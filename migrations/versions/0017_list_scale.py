@@ -14,9 +14,21 @@ branch_labels = None
 depends_on = None
 
 
+INDEX = "ix_autorisation_organisation_usager"
+COLUMNS = ["organisation_id", "usager_id", "expires_at"]
+
+
 def upgrade() -> None:
-    pass
+    """The autorisations' (organisation, usager) index covers what the usager list counts and filters on
+    (the mandate, the revocation and its reason): index-only scans on PostgreSQL (SQLite has no INCLUDE)."""
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.drop_index(INDEX, table_name="autorisation")
+    op.create_index(INDEX, "autorisation", COLUMNS, postgresql_include=["mandat_id", "revoked_at", "revoked_reason"])
 
 
 def downgrade() -> None:
-    pass
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.drop_index(INDEX, table_name="autorisation")
+    op.create_index(INDEX, "autorisation", COLUMNS)

@@ -205,6 +205,22 @@ def test_seeds_are_stored_encrypted(app, tmp_path):
     assert devices.seed_of(card("E-1")) == seed
 
 
+def test_a_stored_card_holds_its_normal_serial_stock_status_step_and_import_time(app, tmp_path, fixed_clock):
+    """Whichever path stores the rows (COPY on PostgreSQL, INSERT elsewhere), the same values land."""
+    one, two = seeds(2)
+    text = f"serial_number,seed,step,digits\nst-1,{one.hex()},30,8\nBACK\\SLASH,{two.hex()},,\n"
+    assert run(app, "import-cards", write(tmp_path, text)).exit_code == 0
+    stored = {device.serial_number: device for device in db.session().scalars(sa.select(TotpDevice))}
+    assert set(stored) == {"ST1", "BACK\\SLASH"}
+    first, second = stored["ST1"], stored["BACK\\SLASH"]
+    assert (first.kind, first.status, first.period, first.digits, first.drift) == ("card", "stock", 30, 8, 0)
+    assert (second.period, second.digits) == (60, 6)
+    assert first.created_at == second.created_at == fixed_clock.now()
+    assert first.aidant_id is None and first.last_step is None
+    assert devices.seed_of(first) == one and devices.seed_of(second) == two
+    assert first.seed_encrypted.partition(":")[2] != second.seed_encrypted.partition(":")[2]
+
+
 def test_import_is_journaled(app, tmp_path):
     path = write(tmp_path, "serial_number,seed\n" + "".join(f"J-{n},{s.hex()}\n" for n, s in enumerate(seeds(3))))
     assert run(app, "import-cards", path).exit_code == 0
