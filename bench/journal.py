@@ -5,7 +5,7 @@ sequencer's integration rate, and verification speed over a long tree.
     .venv/bin/python -m bench.journal --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
     .venv/bin/python -m bench.journal --database-url … --processes   # 8 writer processes, as gunicorn workers
 
-On PostgreSQL the benchmark creates its own database ``bench_journal`` next to the one named in the URL and
+On PostgreSQL the benchmark creates its own database ``bench_journal_j`` next to the one named in the URL and
 drops it at the end (``--keep`` to look at it afterwards). It prints plain figures; nothing is asserted.
 """
 
@@ -33,7 +33,7 @@ from aidants.journal import merkle, sequencer, tree, verification
 from aidants.journal import services as journal
 from aidants.journal.models import HASHED_FIELDS, JournalCheckpoint, canonical_encoding
 
-BENCH_DATABASE = "bench_journal"
+BENCH_DATABASE = "bench_journal_j"
 COLUMNS = (*HASHED_FIELDS, "txid")
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
 ACTIONS = ("connect_aidant", "create_attestation", "use_autorisation", "cancel_autorisation", "failed_code")
@@ -134,12 +134,36 @@ def _process_writer(target: str, workdir: str, number: int, share: int, barrier:
         raise
 
 
-def bench_append_processes(target: str, workdir: Path, writers: int, total: int) -> None:
-    """``writers`` processes (as gunicorn workers would be), each appending its share of ``total``."""
+def _raw_writer(target: str, _workdir: str, number: int, share: int, barrier: Any, failures: Any) -> None:
+    """The floor to compare with: the same INSERT and commit through psycopg alone (no app, no SQLAlchemy)."""
+    import psycopg
+    from psycopg.types.json import Json
+
+    try:
+        url = sa.make_url(target)
+        with psycopg.connect(host=url.host, port=url.port, user=url.username, password=url.password,
+                             dbname=url.database) as connection:
+            connection.execute("SELECT 1")
+            connection.commit()
+            barrier.wait()
+            for n in range(share):
+                connection.execute(journal._INSERT_POSTGRESQL, (  # the very statement append sends
+                    dt.datetime.now(dt.UTC), "bench_append", "system", number, n, None, None, None, None, None,
+                    Json({"writer": number, "n": n}, dumps=_CANONICAL))).fetchone()
+                connection.commit()
+    except BaseException as exc:
+        failures.put(repr(exc))
+        raise
+
+
+def bench_append_processes(target: str, workdir: Path, writers: int, total: int, *, raw: bool = False) -> None:
+    """``writers`` processes (as gunicorn workers would be), each appending its share of ``total``; with
+    ``raw``, the same statement through psycopg alone, to show what the service's layers cost."""
     context = multiprocessing.get_context("fork")
     share = total // writers
     barrier, failures = context.Barrier(writers + 1), context.Queue()
-    processes = [context.Process(target=_process_writer, args=(target, str(workdir), n, share, barrier, failures))
+    function = _raw_writer if raw else _process_writer
+    processes = [context.Process(target=function, args=(target, str(workdir), n, share, barrier, failures))
                  for n in range(writers)]
     for process in processes:
         process.start()
@@ -151,7 +175,8 @@ def bench_append_processes(target: str, workdir: Path, writers: int, total: int)
     if not failures.empty():
         raise SystemExit(f"appends failed: {failures.get()}")
     done = share * writers
-    print(f"appends: {done} entries, {writers} writer processes, one transaction each: "
+    what = "raw psycopg, same INSERT" if raw else "journal.services.append"
+    print(f"appends ({what}): {done} entries, {writers} writer processes, one transaction each: "
           f"{elapsed:.2f} s, {done / elapsed:,.0f} appends/s")
 
 
@@ -186,6 +211,7 @@ def _copy(engine: sa.Engine, table: str, columns: tuple[str, ...], rows: Iterato
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
+        cursor.execute("SET LOCAL statement_timeout = 0")  # a bulk load, not a request
         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
@@ -271,7 +297,7 @@ def main() -> None:
     parser.add_argument("--appends", type=int, default=4000, help="entries appended by the writers in all")
     parser.add_argument("--entries", type=int, default=1_000_000, help="size of the tree to verify")
     parser.add_argument("--verify-runs", type=int, default=1, help="time the verification this many times")
-    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database bench_journal")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database bench_journal_j")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-journal-") as workdir:
         target = prepare_database(args.database_url, Path(workdir))
@@ -280,6 +306,8 @@ def main() -> None:
         try:
             if args.processes:
                 bench_append_processes(target, Path(workdir), args.writers, args.appends)
+                if args.database_url:  # the same run's floor
+                    bench_append_processes(target, Path(workdir), args.writers, args.appends, raw=True)
             else:
                 bench_appends(app, args.writers, args.appends)
             bench_integrate(app)

@@ -8,11 +8,13 @@ index in the Merkle tree and signs a checkpoint; ``verification`` checks the who
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg.types.json import Json
 
 from aidants import db
 from aidants.journal.merkle import EMPTY_ROOT
@@ -70,17 +72,25 @@ def append(
     found = _personal_data([extra, client_id, demarches])
     if found:
         raise ValueError(f"le journal ne contient que des identifiants, pas de données personnelles ({found})")
-    values: dict[str, Any] = {
-        "created_at": now.astimezone(dt.UTC), "action": action, "actor_kind": actor_kind, "aidant_id": aidant_id,
-        "organisation_id": organisation_id, "usager_id": usager_id, "mandat_id": mandat_id,
-        "autorisation_id": autorisation_id, "demarches": ",".join(demarches) if demarches else None,
-        "client_id": client_id, "extra": extra or None,
-    }
-    # One Core INSERT … RETURNING, no unit of work: the entry is written now (after what the session had
-    # pending), and what is returned is a plain record of it (an ORM object costs more than the insert).
-    statement = _INSERT_POSTGRESQL if db.is_postgresql() else _INSERT_SQLITE
-    seq = db.session().execute(statement, values).scalar_one()
-    return AppendedEntry(seq, **values)
+    created_at = now.astimezone(dt.UTC)
+    joined = ",".join(demarches) if demarches else None
+    extra = extra or None
+    connection = db.session().connection()  # the caller's transaction (what it had pending is flushed)
+    if connection.dialect.name == "postgresql":
+        # The hot path: one prepared INSERT … RETURNING through the driver, parameters already in the form
+        # the column types would bind (no compilation, no cache key, no ORM execution context). It still
+        # goes through the Connection, so its events (``db`` notes the write) and error wrapping hold.
+        parameters = (created_at, action, actor_kind, aidant_id, organisation_id, usager_id, mandat_id,
+                      autorisation_id, joined, client_id, None if extra is None else Json(extra, dumps=_CANONICAL))
+        seq = connection.exec_driver_sql(_INSERT_POSTGRESQL, parameters).scalar_one()
+    else:
+        seq = connection.execute(_INSERT_SQLITE, {
+            "created_at": created_at, "action": action, "actor_kind": actor_kind, "aidant_id": aidant_id,
+            "organisation_id": organisation_id, "usager_id": usager_id, "mandat_id": mandat_id,
+            "autorisation_id": autorisation_id, "demarches": joined, "client_id": client_id, "extra": extra,
+        }).scalar_one()
+    return AppendedEntry(seq, created_at, action, actor_kind, aidant_id, organisation_id, usager_id, mandat_id,
+                         autorisation_id, joined, client_id, extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +111,16 @@ class AppendedEntry:
     extra: dict[str, Any] | None
 
 
+#: ``extra`` as ``CanonicalJSON`` stores it (sorted keys, compact, ASCII): verification splices this text.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
 #: The inserting transaction's id on PostgreSQL (xid8, which never wraps around), as a bigint; 0 on SQLite.
+#: Plain text on PostgreSQL: psycopg prepares it on the server after a few executions.
+_INSERT_POSTGRESQL = (
+    "INSERT INTO journal_entry (created_at, action, actor_kind, aidant_id, organisation_id, usager_id, mandat_id, "
+    "autorisation_id, demarches, client_id, extra, txid) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+    "CAST(CAST(pg_current_xact_id() AS TEXT) AS BIGINT)) RETURNING seq"
+)
 _TABLE: sa.Table = JournalEntry.__table__  # type: ignore[assignment]
-_INSERT_POSTGRESQL = sa.insert(_TABLE).values(
-    txid=sa.cast(sa.cast(sa.func.pg_current_xact_id(), sa.Text), sa.BigInteger)).returning(_TABLE.c.seq)
 _INSERT_SQLITE = sa.insert(_TABLE).values(txid=0).returning(_TABLE.c.seq)
 
 

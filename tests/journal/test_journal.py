@@ -331,6 +331,8 @@ def test_a_reading_error_reaches_the_caller(app, fixed_clock, monkeypatch):
     write(fixed_clock.now(), 3)
     monkeypatch.setattr(verification, "_leaves_sql", lambda postgresql: "SELECT no_such_column FROM journal_leaf")
     monkeypatch.setattr(verification, "_quick_sql", lambda: "SELECT no_such_column FROM journal_leaf")
+    monkeypatch.setattr(verification, "_block_sql",
+                        lambda: "SELECT no_such_column FROM journal_leaf WHERE leaf_index BETWEEN %s AND %s")
     with pytest.raises(Exception, match="no_such_column"):
         journal.verify_chain()
     monkeypatch.undo()
@@ -352,6 +354,26 @@ def test_postgresql_confirms_plain_leaves_itself_and_leaves_the_others_to_python
     assert quick == [True] * 5 + [False]
     assert journal.verify_chain().ok
     tamper(("UPDATE journal_entry SET action = 'x' WHERE seq = 6", {}), *_edit_field())
+    result = journal.verify_chain()
+    assert (result.first_bad_leaf, result.reason) == (2, "contenu modifié")
+
+
+def test_postgresql_fast_path_confirms_block_by_block_and_doubts_a_tampered_tree(app, fixed_clock, monkeypatch):
+    from aidants.journal import verification
+
+    if not is_postgresql():
+        pytest.skip("the server-side fast path is PostgreSQL's")
+    monkeypatch.setattr(verification, "FAST_BLOCK", 2)
+    write(fixed_clock.now(), 4)
+    journal.append('quote " and backslash \\', now=fixed_clock.now(), client_id="é", extra={"k": "\u2028"})
+    db.commit()
+    write(fixed_clock.now(), 2)
+    engine = db.engine()
+    leaves = verification._fast_leaves(engine, verification.leaf_hasher(engine))
+    assert leaves is not None and len(leaves) == 7  # the odd entry confirmed by Python, the others by lines
+    assert journal.verify_chain().ok
+    tamper(*_edit_extra())
+    assert verification._fast_leaves(engine, verification.leaf_hasher(engine)) is None
     result = journal.verify_chain()
     assert (result.first_bad_leaf, result.reason) == (2, "contenu modifié")
 
