@@ -237,7 +237,7 @@ def usager_window(organisation_id: int, now: dt.datetime, filters: UsagerFilters
     if not found and position is not None:  # a stale cursor (its rows gone): the first page
         return usager_window(organisation_id, now, filters, None, per_page)
     # The whole list on this first page (a search, a small structure): counted without a second statement.
-    total = len(found) if position is None and not more else _capped_count(conditions)
+    total = min(len(found), COUNT_CAP) if position is None and not more else _capped_count(conditions)
     if not found:
         return UsagerWindow([], total, None, None)
     first, last = found[0], found[-1]
