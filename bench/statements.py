@@ -44,6 +44,8 @@ class Counter:
     def __init__(self) -> None:
         self.count, self.keep = 0, False
         self.texts: list[str] = []
+        self.profiler: cProfile.Profile | None = None
+        self.profiled_step: str | None = None
 
     def __call__(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
         self.count += 1
@@ -52,8 +54,13 @@ class Counter:
 
     @contextmanager
     def step(self, figures: dict[str, list[tuple[int, float]]], name: str) -> Iterator[None]:
+        profiler = self.profiler if self.profiled_step in (None, name) else None
+        if profiler is not None:
+            profiler.enable()
         before, cpu = self.count, time.process_time()
         yield
+        if profiler is not None:
+            profiler.disable()
         figures.setdefault(name, []).append((self.count - before, time.process_time() - cpu))
 
 
@@ -108,6 +115,7 @@ def main() -> None:
     parser.add_argument("--show-sql", action="store_true", help="print the statements of the last flow")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="profile the timed flows (cProfile) and print the N costliest functions")
+    parser.add_argument("--profile-step", choices=STEPS, help="profile this step only (with --profile)")
     args = parser.parse_args()
     base_url, name = bench_database(args.database_url)
     with tempfile.TemporaryDirectory(prefix="bench-statements-") as tmp:
@@ -129,14 +137,11 @@ def main() -> None:
             figures: dict[str, list[tuple[int, float]]] = {}
             for n in range(20):
                 flow(client, service, counter, {}, client_id, secret, choices[n % len(choices)])
-            profiler = cProfile.Profile() if args.profile else None
-            if profiler is not None:
-                profiler.enable()
+            profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU, not waits
+            counter.profiler, counter.profiled_step = profiler, args.profile_step
             for n in range(args.flows):
                 counter.keep = n == args.flows - 1 and args.show_sql
                 flow(client, service, counter, figures, client_id, secret, choices[n % len(choices)])
-            if profiler is not None:
-                profiler.disable()
             app.extensions["db_engine"].dispose()
         finally:
             drop_database(base_url, name)

@@ -17,9 +17,9 @@ from aidants.accounts import services as accounts
 from aidants.accounts.models import Aidant, AidantSession
 from aidants.security import crypto
 from aidants.usagers.models import Usager
-from oidc.provider import claims, mandates
-from oidc.provider.models import OidcClient
+from oidc.provider import claims, mandates, store
 from oidc.provider.server import Choice, query_client
+from oidc.provider.store import ClientRecord
 
 KNOWN_PARAMS = {
     "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "prompt", "acr_values", "claims",
@@ -42,7 +42,7 @@ class PageError(Exception):
 class Request:
     """A validated authorization request, as far as our own rules go."""
 
-    client: OidcClient
+    client: ClientRecord
     redirect_uri: str
     allowed_demarches: set[str] | None  # from a claims request's rep_scope values; None: any
     prompt: set[str]
@@ -62,7 +62,7 @@ def request_key(client_id: str, redirect_uri: str, state: str, nonce: str) -> st
     return crypto.sha256_hex("\n".join((client_id, redirect_uri, state, nonce)).encode())
 
 
-def check_client(args: MultiDict[str, str]) -> tuple[OidcClient, str]:
+def check_client(args: MultiDict[str, str]) -> tuple[ClientRecord, str]:
     """The client and redirect URI, checked before anything may be sent back to it."""
     client = query_client(args.get("client_id", ""))
     if client is None:
@@ -73,7 +73,7 @@ def check_client(args: MultiDict[str, str]) -> tuple[OidcClient, str]:
     return client, redirect_uri
 
 
-def check_request(args: MultiDict[str, str], client: OidcClient, redirect_uri: str,
+def check_request(args: MultiDict[str, str], client: ClientRecord, redirect_uri: str,
                   started_at: dt.datetime | None = None) -> Request:
     """Our rules on top of authlib's: openid scope, the client's scopes, JSON claims, no prompt=none,
     no request objects, no repeated parameter."""
@@ -135,11 +135,11 @@ def _redirect_error(error: OAuth2Error, redirect_uri: str) -> OAuth2Error:
 
 def refusal_to_use(aidant: Aidant) -> str | None:
     """Using a mandate needs the same habilitation as creating one; the reason in French, or None."""
-    organisation = aidant.current_organisation
+    organisation = aidant.current_organisation  # loaded with the session (accounts.authenticate)
     if not aidant.can_create_mandats:
         return ("Votre compte ne permet pas d'utiliser les mandats de la structure : seuls les aidants "
                 "habilités à créer des mandats le peuvent. Contactez votre référent.")
-    if organisation is None or not organisation.is_active or organisation not in aidant.organisations:
+    if organisation is None or not organisation.is_active or not store.is_member(aidant.id, organisation.id):
         return "Vous n'êtes rattaché à aucune structure active : impossible d'utiliser un mandat."
     return None
 
@@ -172,15 +172,20 @@ def offers(request: Request, aidant: Aidant, usager_id: int, now: dt.datetime) -
 
 def choose(request: Request, aidant: Aidant, current: AidantSession, usager_id: int, autorisation_id: int,
            code: str, now: dt.datetime) -> Choice | str:
-    """Check the aidant's choice (and code); return what to grant, or a message in French."""
-    offer = next((o for o in offers(request, aidant, usager_id, now) if o.autorisation_id == autorisation_id), None)
-    if offer is None:
+    """Check the aidant's choice (and code); return what to grant, or a message in French.
+
+    The choice is checked against the database by one statement (the autorisation, for this usager, in
+    the aidant's structure, active now) rather than by listing the offers again.
+    """
+    organisation_id = aidant.current_organisation_id
+    assert organisation_id is not None
+    demarche = store.active_demarche(autorisation_id, usager_id, organisation_id, now)
+    if demarche is None or (request.allowed_demarches is not None and demarche not in request.allowed_demarches):
         return "Ce mandat n'est plus actif pour cette démarche. Choisissez-en une autre."
     if needs_code(request, current, now) and not accounts.reverify(current, code, now):
         return "Ce code n'est pas valable. Attendez le code suivant et réessayez."
-    assert aidant.current_organisation is not None
-    return Choice(aidant, aidant.current_organisation, offer.usager, offer.autorisation_id, offer.demarche,
-                  current.verified_at, session_sid(current))
+    return Choice(aidant.id, organisation_id, usager_id, autorisation_id, demarche, current.verified_at,
+                  session_sid(current))
 
 
 def session_sid(current: AidantSession) -> str:

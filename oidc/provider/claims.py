@@ -6,10 +6,8 @@ from typing import Any
 
 from flask import current_app
 
-from aidants.accounts.models import Aidant
-from aidants.organisations.models import Organisation
 from aidants.security import crypto
-from aidants.usagers.models import Usager
+from oidc.provider.store import Identity
 
 #: FranceConnect's ``rep_scope`` label of each démarche.
 REP_SCOPE_LABELS = {
@@ -44,25 +42,26 @@ def _key() -> bytes:
     return str(current_app.config["USAGER_SUB_KEY"]).encode()
 
 
-def pairwise_sub(client_id: str, usager: Usager) -> str:
-    """The usager's identifier for one client: two clients cannot link their users."""
-    return crypto.keyed_hash(_key(), f"usager|{client_id}|{usager.sub}")
+def pairwise_sub(client_id: str, usager_sub: str) -> str:
+    """The usager's identifier for one client (from our own ``sub`` of them): two clients cannot link
+    their users."""
+    return crypto.keyed_hash(_key(), f"usager|{client_id}|{usager_sub}")
 
 
-def pairwise_aidant(client_id: str, aidant: Aidant) -> str:
+def pairwise_aidant(client_id: str, aidant_id: int) -> str:
     """The acting aidant's identifier for one client."""
-    return crypto.keyed_hash(_key(), f"aidant|{client_id}|{aidant.id}")
+    return crypto.keyed_hash(_key(), f"aidant|{client_id}|{aidant_id}")
 
 
-def act_claim(client_id: str, aidant: Aidant, organisation: Organisation) -> dict[str, str]:
+def act_claim(client_id: str, aidant_id: int, siret: str) -> dict[str, str]:
     """RFC 8693 ``act``: who really acts for the subject (the aidant), and for which structure."""
-    return {"sub": pairwise_aidant(client_id, aidant), "siret": organisation.siret}
+    return {"sub": pairwise_aidant(client_id, aidant_id), "siret": siret}
 
 
-def userinfo(client_id: str, usager: Usager, scope: str) -> dict[str, Any]:
+def userinfo(client_id: str, usager: Identity, scope: str) -> dict[str, Any]:
     """The usager's claims that the granted scopes allow, exactly as FranceConnect gave them."""
     granted = {name for item in scope.split() for name in SCOPE_CLAIMS.get(item, ())}
-    claims: dict[str, Any] = {"sub": pairwise_sub(client_id, usager)}
+    claims: dict[str, Any] = {"sub": pairwise_sub(client_id, usager.sub)}
     for name in sorted(granted):
         value = getattr(usager, name)
         if value or name in ("birthplace",):

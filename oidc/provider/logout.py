@@ -11,8 +11,8 @@ from werkzeug.datastructures import MultiDict
 from aidants.accounts.models import AidantSession
 from aidants.security import jose
 from oidc.provider import authorize, tokens
-from oidc.provider.models import OidcClient
 from oidc.provider.server import query_client
+from oidc.provider.store import ClientRecord
 
 
 class LogoutError(Exception):
@@ -23,7 +23,7 @@ class LogoutError(Exception):
 class Ending:
     """A checked logout request: the client, the registered return URI and whether to end at once."""
 
-    client: OidcClient | None
+    client: ClientRecord | None
     target: str
     state: str
     confirmed: bool  # the hint is fresh, ours, and names this browser's session

@@ -7,6 +7,7 @@ their SHA-256 is stored, and compared in constant time.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -24,27 +25,21 @@ def _lines(text: str) -> list[str]:
     return [line for line in text.split("\n") if line]
 
 
-class OidcClient(Base):
-    """A service (or FranceConnect itself) allowed to ask for a usager's identity."""
+class ClientRules:
+    """authlib's ClientMixin as pure predicates over a client's columns.
 
-    __tablename__ = "oidc_client"
+    Shared by the ORM class (registration, the CLI) and the plain record the hot path reads with one Core
+    statement (``oidc.provider.store``): both have the same columns, so the rules are written once.
+    """
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    name: Mapped[str] = mapped_column(sa.String(200))
-    secret_hash: Mapped[str | None] = mapped_column(sa.String(64))  # None for public clients (PKCE)
-    auth_method: Mapped[str] = mapped_column(sa.String(30), default="client_secret_post")
-    redirect_uris: Mapped[str] = mapped_column(sa.Text)  # one per line, compared exactly
-    post_logout_redirect_uris: Mapped[str] = mapped_column(sa.Text, default="")
-    id_token_alg: Mapped[str] = mapped_column(sa.String(10), default="ES256")
-    userinfo_alg: Mapped[str | None] = mapped_column(sa.String(10))  # None: JSON userinfo
-    act_claim: Mapped[bool] = mapped_column(default=False)
-    allowed_scopes: Mapped[str] = mapped_column(sa.String(300), default="openid")  # space-separated
-    is_active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[dt.datetime]
-    disabled_at: Mapped[dt.datetime | None]
-
-    # --- authlib's ClientMixin: pure predicates over the columns ---
+    if TYPE_CHECKING:  # the columns the rules read (declared by each concrete class)
+        client_id: str
+        secret_hash: str | None
+        auth_method: str
+        redirect_uris: str
+        post_logout_redirect_uris: str
+        allowed_scopes: str
+        is_active: bool
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -95,7 +90,63 @@ class OidcClient(Base):
         return self.auth_method == "none"
 
 
-class OidcAuthorization(Base):
+class OidcClient(ClientRules, Base):
+    """A service (or FranceConnect itself) allowed to ask for a usager's identity."""
+
+    __tablename__ = "oidc_client"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    secret_hash: Mapped[str | None] = mapped_column(sa.String(64))  # None for public clients (PKCE)
+    auth_method: Mapped[str] = mapped_column(sa.String(30), default="client_secret_post")
+    redirect_uris: Mapped[str] = mapped_column(sa.Text)  # one per line, compared exactly
+    post_logout_redirect_uris: Mapped[str] = mapped_column(sa.Text, default="")
+    id_token_alg: Mapped[str] = mapped_column(sa.String(10), default="ES256")
+    userinfo_alg: Mapped[str | None] = mapped_column(sa.String(10))  # None: JSON userinfo
+    act_claim: Mapped[bool] = mapped_column(default=False)
+    allowed_scopes: Mapped[str] = mapped_column(sa.String(300), default="openid")  # space-separated
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime]
+    disabled_at: Mapped[dt.datetime | None]
+
+
+class CodeRules:
+    """authlib's AuthorizationCodeMixin (and its OIDC part) over an authorization's columns.
+
+    Shared by the ORM class and the plain record that /token claims with one Core UPDATE … RETURNING.
+    """
+
+    if TYPE_CHECKING:  # the columns the rules read (declared by each concrete class)
+        redirect_uri: str
+        scope: str
+        nonce: str | None
+        auth_time: dt.datetime
+        expires_at: dt.datetime
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return int(self.auth_time.timestamp())
+
+    def get_acr(self) -> str:
+        return "eidas1"
+
+    def get_amr(self) -> list[str]:
+        return ["otp"]
+
+    def is_expired_at(self, now: dt.datetime) -> bool:
+        return now >= self.expires_at
+
+
+class OidcAuthorization(CodeRules, Base):
     """An authorization code: what the aidant chose, for one client, used once within 30 s."""
 
     __tablename__ = "oidc_authorization"
@@ -122,29 +173,6 @@ class OidcAuthorization(Base):
     client: Mapped[OidcClient] = relationship()
 
     __table_args__ = (sa.Index("ix_oidc_authorization_client_nonce", "client_pk", "nonce"),)
-
-    # --- authlib's AuthorizationCodeMixin / OIDC mixin ---
-
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_nonce(self) -> str | None:
-        return self.nonce
-
-    def get_auth_time(self) -> int:
-        return int(self.auth_time.timestamp())
-
-    def get_acr(self) -> str:
-        return "eidas1"
-
-    def get_amr(self) -> list[str]:
-        return ["otp"]
-
-    def is_expired_at(self, now: dt.datetime) -> bool:
-        return now >= self.expires_at
 
 
 class OidcToken(Base):

@@ -16,8 +16,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from aidants import clock, csrf
 from aidants.accounts import services as accounts
 from oidc.provider import authorize as rules
-from oidc.provider import claims, logout, mandates, server, tokens
-from oidc.provider.models import OidcToken
+from oidc.provider import claims, logout, server, store, tokens
 
 bp = Blueprint("oidc_provider", __name__)
 
@@ -190,17 +189,16 @@ def _basic_credentials_readable(header: str) -> bool:
 def userinfo() -> Any:
     """The usager's identity, only while the autorisation is still active; each call journaled."""
     try:
-        found: OidcToken = server.protector().acquire_token()
+        found: store.BearerRecord = server.protector().acquire_token()
     except OAuth2Error as error:
         return _bearer_error(error)
-    authorization, now = found.authorization, clock.now()
-    usager = mandates.usager_if_active(authorization.autorisation_id, now)
-    if usager is None:
+    now = clock.now()
+    if found.identity is None:  # read with the token, at this very request: a revocation counts at once
         return _bearer_error(InvalidTokenError(description="The mandate behind this token is no longer active."))
-    info = claims.userinfo(authorization.client.client_id, usager, found.scope)
-    server.journal_use(authorization, now, "userinfo")
-    if authorization.client.userinfo_alg:
-        body = tokens.signed_userinfo(authorization.client, info, now)
+    info = claims.userinfo(found.client.client_id, found.identity, found.scope)
+    server.journal_use(found, found.client.client_id, now, "userinfo")
+    if found.client.userinfo_alg:
+        body = tokens.signed_userinfo(found.client, info, now)
         return Response(body, content_type="application/jwt", headers={"Cache-Control": "no-store"})
     response = jsonify(info)
     response.headers["Cache-Control"] = "no-store"

@@ -1,0 +1,280 @@
+"""The provider's hot path in SQLAlchemy Core: one statement per question, plain records back.
+
+/authorize, /token and /userinfo run a handful of statements each; through the ORM each one cost several
+times its round trip in Python (identity map, unit of work, instance loading). The statements here are
+built once at import (their compiled form is cached by SQLAlchemy after the first use), run on the
+session's connection — so they stay in the request's one transaction — and return frozen records:
+
+* ``ClientRecord``: an active client (authlib's ClientMixin, the same rules as the ORM class);
+* ``CodeRecord``: an authorization code, claimed by one conditional ``UPDATE … RETURNING``;
+* ``Identity``: the usager behind an autorisation still active, with the structure's SIRET (``act``);
+* ``BearerRecord``: an access token with its authorization, client and — when the autorisation is still
+  active — the usager, in one SELECT (what /userinfo needs).
+
+The database stays the source of truth: nothing here is kept beyond the request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, fields
+from typing import Any
+
+import sqlalchemy as sa
+
+from aidants import db
+from aidants.accounts.models import aidant_organisation
+from aidants.mandats.models import Autorisation
+from aidants.organisations.models import Organisation
+from aidants.usagers.models import Usager
+from oidc.provider.models import ClientRules, CodeRules, OidcAuthorization, OidcClient, OidcToken
+
+_CLIENT: sa.Table = OidcClient.__table__  # type: ignore[assignment]
+_CODE: sa.Table = OidcAuthorization.__table__  # type: ignore[assignment]
+_TOKEN: sa.Table = OidcToken.__table__  # type: ignore[assignment]
+_AUTORISATION: sa.Table = Autorisation.__table__  # type: ignore[assignment]
+_USAGER: sa.Table = Usager.__table__  # type: ignore[assignment]
+_ORGANISATION: sa.Table = Organisation.__table__  # type: ignore[assignment]
+
+
+def _connection() -> sa.Connection:
+    """The request's connection, inside its one transaction (the boundary commits or rolls it back)."""
+    return db.session().connection()
+
+
+# --- records ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRecord(ClientRules):
+    """A registered client as one row: what authlib and the pages ask of it."""
+
+    id: int
+    client_id: str
+    name: str
+    secret_hash: str | None
+    auth_method: str
+    redirect_uris: str
+    post_logout_redirect_uris: str
+    id_token_alg: str
+    userinfo_alg: str | None
+    act_claim: bool
+    allowed_scopes: str
+    is_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRecord(CodeRules):
+    """An authorization code's row (authlib's AuthorizationCodeMixin), as claimed."""
+
+    id: int
+    client_pk: int
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    code_challenge: str | None
+    code_challenge_method: str | None
+    aidant_id: int
+    organisation_id: int
+    usager_id: int
+    autorisation_id: int
+    demarche: str
+    auth_time: dt.datetime
+    sid: str | None
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What a service may learn of a usager (the claims by scope) and the SIRET of the acting structure."""
+
+    id: int
+    sub: str
+    given_name: str
+    family_name: str
+    preferred_username: str
+    birthdate: str
+    gender: str
+    birthplace: str
+    birthcountry: str
+    email: str
+    siret: str
+
+
+@dataclass(frozen=True, slots=True)
+class BearerRecord:
+    """An access token with what /userinfo answers from; ``identity`` is None once the autorisation is not
+    active any more (revoked or expired)."""
+
+    scope: str
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+    aidant_id: int
+    organisation_id: int
+    usager_id: int
+    autorisation_id: int
+    demarche: str
+    client: ClientRecord
+    identity: Identity | None
+
+    def is_valid_at(self, now: dt.datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at and self.client.is_active
+
+
+# --- statements (built once) --------------------------------------------------------------------
+
+_CLIENT_COLUMNS = [_CLIENT.c[field.name] for field in fields(ClientRecord)]
+_CODE_COLUMNS = [_CODE.c[field.name] for field in fields(CodeRecord)]
+_USAGER_COLUMNS = [_USAGER.c[field.name] for field in fields(Identity) if field.name != "siret"]
+
+_CLIENT_BY_ID = sa.select(*_CLIENT_COLUMNS).where(
+    _CLIENT.c.client_id == sa.bindparam("client_id"), _CLIENT.c.is_active.is_(True))
+
+_NONCE_USED = sa.select(_CODE.c.id).where(
+    _CODE.c.client_pk == sa.bindparam("client_pk"), _CODE.c.nonce == sa.bindparam("nonce")).limit(1)
+
+_INSERT_CODE = sa.insert(_CODE)
+
+_CLAIM_CODE = (
+    sa.update(_CODE)
+    .where(_CODE.c.code_hash == sa.bindparam("b_code_hash"), _CODE.c.client_pk == sa.bindparam("b_client_pk"),
+           _CODE.c.used_at.is_(None))
+    .values(used_at=sa.bindparam("now"))
+    .returning(*_CODE_COLUMNS)
+)
+
+_CODE_BY_HASH = sa.select(_CODE.c.id, _CODE.c.client_pk, _CODE.c.aidant_id, _CODE.c.usager_id).where(
+    _CODE.c.code_hash == sa.bindparam("code_hash"))
+
+_REVOKE_TOKENS = (
+    sa.update(_TOKEN)
+    .where(_TOKEN.c.authorization_id == sa.bindparam("b_authorization_id"), _TOKEN.c.revoked_at.is_(None))
+    .values(revoked_at=sa.bindparam("now"))
+)
+
+_ACTIVE_AUTORISATION = sa.and_(
+    _AUTORISATION.c.revoked_at.is_(None), _AUTORISATION.c.expires_at > sa.bindparam("now"))
+
+_IDENTITY = (
+    sa.select(*_USAGER_COLUMNS, _ORGANISATION.c.siret)
+    .select_from(_AUTORISATION.join(_USAGER, _USAGER.c.id == _AUTORISATION.c.usager_id)
+                 .join(_ORGANISATION, _ORGANISATION.c.id == _AUTORISATION.c.organisation_id))
+    .where(_AUTORISATION.c.id == sa.bindparam("autorisation_id"), _ACTIVE_AUTORISATION)
+)
+
+_INSERT_TOKEN = sa.insert(_TOKEN)
+
+_MEMBERSHIP: sa.Table = aidant_organisation
+_IS_MEMBER = sa.select(_MEMBERSHIP.c.aidant_id).where(
+    _MEMBERSHIP.c.aidant_id == sa.bindparam("aidant_id"),
+    _MEMBERSHIP.c.organisation_id == sa.bindparam("organisation_id"))
+
+_OFFER = sa.select(_AUTORISATION.c.demarche).where(
+    _AUTORISATION.c.id == sa.bindparam("autorisation_id"), _AUTORISATION.c.usager_id == sa.bindparam("usager_id"),
+    _AUTORISATION.c.organisation_id == sa.bindparam("organisation_id"), _ACTIVE_AUTORISATION)
+
+_BEARER_CODE_COLUMNS = [_CODE.c[name] for name in (
+    "aidant_id", "organisation_id", "usager_id", "autorisation_id", "demarche")]
+_BEARER = (
+    sa.select(_TOKEN.c.scope, _TOKEN.c.expires_at, _TOKEN.c.revoked_at, *_BEARER_CODE_COLUMNS,
+              *_CLIENT_COLUMNS, *_USAGER_COLUMNS, _ORGANISATION.c.siret)
+    .select_from(
+        _TOKEN.join(_CODE, _CODE.c.id == _TOKEN.c.authorization_id)
+        .join(_CLIENT, _CLIENT.c.id == _CODE.c.client_pk)
+        .outerjoin(_AUTORISATION, sa.and_(_AUTORISATION.c.id == _CODE.c.autorisation_id, _ACTIVE_AUTORISATION))
+        .outerjoin(_USAGER, _USAGER.c.id == _AUTORISATION.c.usager_id)
+        .outerjoin(_ORGANISATION, _ORGANISATION.c.id == _AUTORISATION.c.organisation_id))
+    .where(_TOKEN.c.token_hash == sa.bindparam("token_hash"))
+)
+
+
+# --- questions ----------------------------------------------------------------------------------
+
+
+def active_client(client_id: str) -> ClientRecord | None:
+    """An active client by its public identifier."""
+    row = _connection().execute(_CLIENT_BY_ID, {"client_id": client_id}).first()
+    return ClientRecord(*row) if row is not None else None
+
+
+def nonce_used(client_pk: int, nonce: str) -> bool:
+    """Whether this client already sent this nonce (a nonce is single use per client)."""
+    return _connection().execute(_NONCE_USED, {"client_pk": client_pk, "nonce": nonce}).first() is not None
+
+
+def insert_code(values: dict[str, Any]) -> None:
+    """Store an authorization code (its hash) and what the aidant chose."""
+    _connection().execute(_INSERT_CODE, values)
+
+
+def claim_code(code_hash: str, client_pk: int, now: dt.datetime) -> CodeRecord | None:
+    """Mark an unused code of this client used and return it; None when unknown, another's or already used.
+
+    One conditional UPDATE: of two requests racing with the same code, exactly one gets the row.
+    """
+    row = _connection().execute(_CLAIM_CODE, {"b_code_hash": code_hash, "b_client_pk": client_pk, "now": now}).first()
+    return CodeRecord(*row) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class SpentCode:
+    """What revoking a replayed code's tokens and journaling it need."""
+
+    id: int
+    client_pk: int
+    aidant_id: int
+    usager_id: int
+
+
+def code_by_hash(code_hash: str) -> SpentCode | None:
+    """A code by its hash, used or not (to tell a replay from an unknown code)."""
+    row = _connection().execute(_CODE_BY_HASH, {"code_hash": code_hash}).first()
+    return SpentCode(*row) if row is not None else None
+
+
+def revoke_tokens(authorization_id: int, now: dt.datetime) -> None:
+    """Revoke every token issued for an authorization."""
+    _connection().execute(_REVOKE_TOKENS, {"b_authorization_id": authorization_id, "now": now})
+
+
+def identity_if_active(autorisation_id: int, now: dt.datetime) -> Identity | None:
+    """The usager behind an autorisation that may be used now (None once revoked or expired): read at each
+    call, so a revocation takes effect at once."""
+    row = _connection().execute(_IDENTITY, {"autorisation_id": autorisation_id, "now": now}).first()
+    return Identity(*row) if row is not None else None
+
+
+def is_member(aidant_id: int, organisation_id: int) -> bool:
+    """Whether the aidant belongs to the structure (their current one must be among theirs)."""
+    params = {"aidant_id": aidant_id, "organisation_id": organisation_id}
+    return _connection().execute(_IS_MEMBER, params).first() is not None
+
+
+def active_demarche(autorisation_id: int, usager_id: int, organisation_id: int, now: dt.datetime) -> str | None:
+    """The démarche of this usager's autorisation in the structure if it may be used now, else None."""
+    params = {"autorisation_id": autorisation_id, "usager_id": usager_id, "organisation_id": organisation_id,
+              "now": now}
+    found: str | None = _connection().execute(_OFFER, params).scalar()
+    return found
+
+
+def insert_token(values: dict[str, Any]) -> None:
+    """Store an access token (its hash)."""
+    _connection().execute(_INSERT_TOKEN, values)
+
+
+_N_HEAD = 3 + len(_BEARER_CODE_COLUMNS)  # the token's columns, then the authorization's
+_N_CLIENT = len(_CLIENT_COLUMNS)
+
+
+def bearer(token_hash: str, now: dt.datetime) -> BearerRecord | None:
+    """An access token by hash, with its authorization, client and (if still active) the usager: one SELECT."""
+    row = _connection().execute(_BEARER, {"token_hash": token_hash, "now": now}).first()
+    if row is None:
+        return None
+    client_end = _N_HEAD + _N_CLIENT
+    usager = row[client_end:]
+    identity = Identity(*usager) if usager[0] is not None else None
+    scope, expires_at, revoked_at, aidant_id, organisation_id, usager_id, autorisation_id, demarche = row[:_N_HEAD]
+    return BearerRecord(scope, expires_at, revoked_at, aidant_id, organisation_id, usager_id, autorisation_id,
+                        demarche, ClientRecord(*row[_N_HEAD:client_end]), identity)
