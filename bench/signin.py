@@ -1,9 +1,10 @@
 """Sign-in figures: POST /connexion (email + TOTP code) per second under gunicorn, with p50/p99 latency.
 
     .venv/bin/python -m bench.signin                         # a temporary SQLite file
-    .venv/bin/python -m bench.signin --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python -m bench.signin --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_signin_web
 
-The benchmark creates its own database (``bench_signin`` next to the one named in the URL on PostgreSQL),
+The benchmark creates (and drops) its own database on PostgreSQL: the one the URL names, or ``bench_signin``
+when it names a system database (``postgres``),
 creates aidants with authenticator apps through the app's services, starts gunicorn on 127.0.0.1 (development
 settings with throw-away secrets, so login links go to the development outbox), opens one browser session per
 aidant (GET /connexion for the CSRF token), then times the POSTs from a few client threads. Each POST carries a
@@ -28,6 +29,8 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from aidants import clock, db
 from aidants.accounts import devices
@@ -75,6 +78,19 @@ class Outcome:
     ok: int = 0
     refused: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+def bench_database(url: str | None) -> tuple[str | None, str]:
+    """The server to connect to (its ``postgres`` database) and the database to create and drop there.
+
+    The URL's database is the bench's own, unless it names a system database: then ``bench_signin``, so that
+    two people benchmarking on one server can each name their own."""
+    if url is None:
+        return None, DATABASE
+    parsed = sa.make_url(url)
+    named = parsed.database or ""
+    name = DATABASE if named in ("", "postgres", "template0", "template1") else named
+    return parsed.set(database="postgres").render_as_string(hide_password=False), name
 
 
 def create_accounts(environ: dict[str, str], count: int) -> list[Account]:
@@ -219,7 +235,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-signin-") as tmp:
         workdir = Path(tmp)
-        target = prepare_database(args.database_url, DATABASE, workdir)
+        server_url, database = bench_database(args.database_url)
+        target = prepare_database(server_url, database, workdir)
         server: subprocess.Popen[bytes] | None = None
         try:
             environ = bench_environ(target, workdir)
@@ -242,7 +259,7 @@ def main() -> None:
                 server.terminate()
                 server.wait(timeout=30)
             if not args.keep:
-                drop_database(args.database_url, DATABASE)
+                drop_database(server_url, database)
     sent = len(outcome.latencies)
     print(f"gunicorn            {args.workers} workers (gunicorn.conf.py: gthread) on {HOST}; "
           f"{args.concurrency} client threads")

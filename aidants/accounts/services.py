@@ -16,7 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from aidants import db
 from aidants.accounts import devices, throttle
-from aidants.accounts.models import Aidant, AidantSession, LoginLink
+from aidants.accounts.models import Aidant, AidantSession, LoginLink, TotpDevice
 from aidants.journal import services as journal
 from aidants.organisations.models import Organisation
 from aidants.security import crypto
@@ -34,6 +34,23 @@ def find_aidant(email: str) -> Aidant | None:
     """An aidant by email, whatever its case."""
     statement = sa.select(Aidant).where(Aidant.email == normalise_email(email))
     return db.session().scalars(statement).first()
+
+
+def find_aidant_and_devices(email: str) -> tuple[Aidant | None, list[TotpDevice]]:
+    """An aidant by email and their usable devices (``devices.usable_devices``), in one round trip.
+
+    For the sign-in, where both are always needed: one joined SELECT instead of two.
+    """
+    statement = (
+        sa.select(Aidant, TotpDevice)
+        .outerjoin(TotpDevice, sa.and_(TotpDevice.aidant_id == Aidant.id, TotpDevice.status == "active"))
+        .where(Aidant.email == normalise_email(email))
+        .order_by(TotpDevice.id)
+    )
+    rows = db.session().execute(statement).all()
+    if not rows:
+        return None, []
+    return rows[0][0], [device for _aidant, device in rows if device is not None]
 
 
 def create_aidant(
@@ -102,17 +119,16 @@ def request_login(email: str, code: str, client_ip: str, now: dt.datetime, next_
     """
     ip_key = f"ip:{client_ip}"
     pair_key, account_key = _login_keys(email, client_ip)
-    wait = max(throttle.retry_after(ip_key, now), throttle.retry_after(pair_key, now),
-               throttle.retry_after(account_key, now))
+    wait = throttle.longest_wait([ip_key, pair_key, account_key], now)
     if wait:
         return LoginAttempt(retry_after=wait)
-    aidant = find_aidant(email)
+    aidant, usable = find_aidant_and_devices(email)
     if aidant is None or not aidant.is_active or aidant.is_locked(now):
         _count_login_failure(None, ip_key, pair_key, account_key, now)
         return LoginAttempt()
-    device = devices.check_aidant_code(aidant, code, now)
+    device = devices.check_aidant_code(aidant, code, now, usable)
     if device is None:
-        if devices.is_current_code(aidant, code, now):  # spent by a simultaneous sign-in: not a guess
+        if devices.is_current_code(aidant, code, now, usable):  # spent by a simultaneous sign-in: not a guess
             return LoginAttempt()
         return LoginAttempt(just_locked=_count_login_failure(aidant.id, ip_key, pair_key, account_key, now))
     token = crypto.new_token()
