@@ -112,6 +112,26 @@ def create_accounts(environ: dict[str, str], count: int) -> list[Account]:
     return created
 
 
+#: The queue the wake-ups go to: nobody consumes it; it is deleted at the end.
+QUEUE = "bench_signin"
+
+
+def broker_environ(broker_url: str | None) -> dict[str, str]:
+    """The development default would publish each wake-up to an embedded SQLite broker (one writer for every
+    worker, a file sync each): not what production does. With a URL, Redis as in production; else none."""
+    if not broker_url:
+        return {"JOBS_NUDGE": "false"}
+    return {"JOBS_NUDGE": "true", "CELERY_BROKER_URL": broker_url, "CELERY_QUEUE": QUEUE}
+
+
+def forget_queue(broker_url: str | None) -> None:
+    """Delete the wake-ups nobody consumed."""
+    if broker_url and broker_url.startswith("redis"):
+        import redis
+
+        redis.Redis.from_url(broker_url).delete(QUEUE)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
@@ -228,6 +248,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="client threads")
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds for the timed phase, at most")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument("--broker-url", help="wake a worker after each sign-in through this broker (Redis, as in "
+                                             "production); default: no wake-up, the sweep would deliver")
     args = parser.parse_args()
     count = args.aidants or math.ceil(args.requests / 2)
     if count * 2 < args.requests or count < args.concurrency:
@@ -239,7 +261,7 @@ def main() -> None:
         target = prepare_database(server_url, database, workdir)
         server: subprocess.Popen[bytes] | None = None
         try:
-            environ = bench_environ(target, workdir)
+            environ = {**bench_environ(target, workdir), **broker_environ(args.broker_url)}
             started = time.perf_counter()
             accounts_ = create_accounts(environ, count)
             print(f"database            {target.partition(':')[0]}")
@@ -260,7 +282,9 @@ def main() -> None:
                 server.wait(timeout=30)
             if not args.keep:
                 drop_database(server_url, database)
+            forget_queue(args.broker_url)
     sent = len(outcome.latencies)
+    print(f"worker wake-up      {'through ' + args.broker_url if args.broker_url else 'none (--broker-url)'}")
     print(f"gunicorn            {args.workers} workers (gunicorn.conf.py: gthread) on {HOST}; "
           f"{args.concurrency} client threads")
     print(f"POST /connexion     {sent} in {elapsed:.2f} s: {outcome.ok} links sent, {outcome.refused} refused")

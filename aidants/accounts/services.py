@@ -247,10 +247,13 @@ ACTIVITY_GRANULARITY = dt.timedelta(seconds=30)
 
 def authenticate(token: str, now: dt.datetime) -> AidantSession | None:
     """The valid session behind a cookie value; notes activity and staleness."""
+    aidant = joinedload(AidantSession.aidant)
     found = db.session().scalars(
         sa.select(AidantSession).where(AidantSession.token_hash == crypto.hash_token(token))
-        .options(joinedload(AidantSession.aidant).joinedload(Aidant.current_organisation))  # one round trip
-    ).first()
+        # One round trip for what every page reads: the header names the structure and offers the
+        # référent's space (``referent_of``, a few rows at most), so neither is loaded lazily afterwards.
+        .options(aidant.joinedload(Aidant.current_organisation), aidant.joinedload(Aidant.referent_of))
+    ).unique().first()
     if found is None or not found.is_valid(now) or not found.aidant.is_active:
         return None
     idle = now - found.last_active_at
@@ -262,7 +265,13 @@ def authenticate(token: str, now: dt.datetime) -> AidantSession | None:
 
 
 def needs_reauth(current: AidantSession, now: dt.datetime) -> bool:
-    """Whether a sensitive action must first ask the TOTP code again."""
+    """Whether a sensitive action must first ask the TOTP code again.
+
+    ``last_active_at`` is written at most every ``ACTIVITY_GRANULARITY`` (``authenticate``), so that most
+    requests write nothing; the idle time measured from it may exceed the real one by that much. The
+    error is on the safe side: the code is asked again after 14 min 30 s of real inactivity at the
+    earliest, and never later than after 15 minutes.
+    """
     return current.reauth_required or now - current.last_active_at > current_app.config["REAUTH_AFTER"]
 
 
