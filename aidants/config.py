@@ -198,6 +198,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         "SESSION_COOKIE_SECURE": production or environ.get("PUBLIC_URL", "").startswith("https://"),
         "MAX_CONTENT_LENGTH": int(environ.get("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024))),
         "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_I18N_ENABLED": False,  # French messages from a catalogue read once (aidants._french_form_messages)
         "BABEL_DEFAULT_LOCALE": "fr",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
         "TRUST_PROXY_HOPS": int(environ.get("TRUST_PROXY_HOPS", "0")),

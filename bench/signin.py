@@ -1,9 +1,10 @@
 """Sign-in figures: POST /connexion (email + TOTP code) per second under gunicorn, with p50/p99 latency.
 
     .venv/bin/python -m bench.signin                         # a temporary SQLite file
-    .venv/bin/python -m bench.signin --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python -m bench.signin --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_signin_web
 
-The benchmark creates its own database (``bench_signin`` next to the one named in the URL on PostgreSQL),
+The benchmark creates (and drops) its own database on PostgreSQL: the one the URL names, or ``bench_signin``
+when it names a system database (``postgres``),
 creates aidants with authenticator apps through the app's services, starts gunicorn on 127.0.0.1 (development
 settings with throw-away secrets, so login links go to the development outbox), opens one browser session per
 aidant (GET /connexion for the CSRF token), then times the POSTs from a few client threads. Each POST carries a
@@ -28,6 +29,8 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from aidants import clock, db
 from aidants.accounts import devices
@@ -77,6 +80,19 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
 
 
+def bench_database(url: str | None) -> tuple[str | None, str]:
+    """The server to connect to (its ``postgres`` database) and the database to create and drop there.
+
+    The URL's database is the bench's own, unless it names a system database: then ``bench_signin``, so that
+    two people benchmarking on one server can each name their own."""
+    if url is None:
+        return None, DATABASE
+    parsed = sa.make_url(url)
+    named = parsed.database or ""
+    name = DATABASE if named in ("", "postgres", "template0", "template1") else named
+    return parsed.set(database="postgres").render_as_string(hide_password=False), name
+
+
 def create_accounts(environ: dict[str, str], count: int) -> list[Account]:
     """``count`` aidants, each with an active authenticator app, through the app's own services."""
     app = build_app(environ)
@@ -94,6 +110,26 @@ def create_accounts(environ: dict[str, str], count: int) -> list[Account]:
         db.commit()
     app.extensions["db_engine"].dispose()
     return created
+
+
+#: The queue the wake-ups go to: nobody consumes it; it is deleted at the end.
+QUEUE = "bench_signin"
+
+
+def broker_environ(broker_url: str | None) -> dict[str, str]:
+    """The development default would publish each wake-up to an embedded SQLite broker (one writer for every
+    worker, a file sync each): not what production does. With a URL, Redis as in production; else none."""
+    if not broker_url:
+        return {"JOBS_NUDGE": "false"}
+    return {"JOBS_NUDGE": "true", "CELERY_BROKER_URL": broker_url, "CELERY_QUEUE": QUEUE}
+
+
+def forget_queue(broker_url: str | None) -> None:
+    """Delete the wake-ups nobody consumed."""
+    if broker_url and broker_url.startswith("redis"):
+        import redis
+
+        redis.Redis.from_url(broker_url).delete(QUEUE)
 
 
 def free_port() -> int:
@@ -212,6 +248,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="client threads")
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds for the timed phase, at most")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument("--broker-url", help="wake a worker after each sign-in through this broker (Redis, as in "
+                                             "production); default: no wake-up, the sweep would deliver")
     args = parser.parse_args()
     count = args.aidants or math.ceil(args.requests / 2)
     if count * 2 < args.requests or count < args.concurrency:
@@ -219,10 +257,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-signin-") as tmp:
         workdir = Path(tmp)
-        target = prepare_database(args.database_url, DATABASE, workdir)
+        server_url, database = bench_database(args.database_url)
+        target = prepare_database(server_url, database, workdir)
         server: subprocess.Popen[bytes] | None = None
         try:
-            environ = bench_environ(target, workdir)
+            environ = {**bench_environ(target, workdir), **broker_environ(args.broker_url)}
             started = time.perf_counter()
             accounts_ = create_accounts(environ, count)
             print(f"database            {target.partition(':')[0]}")
@@ -242,8 +281,10 @@ def main() -> None:
                 server.terminate()
                 server.wait(timeout=30)
             if not args.keep:
-                drop_database(args.database_url, DATABASE)
+                drop_database(server_url, database)
+            forget_queue(args.broker_url)
     sent = len(outcome.latencies)
+    print(f"worker wake-up      {'through ' + args.broker_url if args.broker_url else 'none (--broker-url)'}")
     print(f"gunicorn            {args.workers} workers (gunicorn.conf.py: gthread) on {HOST}; "
           f"{args.concurrency} client threads")
     print(f"POST /connexion     {sent} in {elapsed:.2f} s: {outcome.ok} links sent, {outcome.refused} refused")

@@ -110,11 +110,15 @@ def check_code(device: TotpDevice, code: str, now: dt.datetime) -> bool:
     return _claim_step(device, step, drift)
 
 
-def is_current_code(aidant: Aidant, code: str, now: dt.datetime) -> bool:
+def is_current_code(aidant: Aidant, code: str, now: dt.datetime,
+                    candidates: list[TotpDevice] | None = None) -> bool:
     """Whether a refused code is nevertheless one of the aidant's current codes (spent already): a
-    simultaneous request, or the aidant's own double click, used it first; it is not a guess."""
+    simultaneous request, or the aidant's own double click, used it first; it is not a guess.
+
+    ``candidates``: the aidant's ``usable_devices`` when the caller has them already (the sign-in).
+    """
     code = code.strip().replace(" ", "")
-    for device in usable_devices(aidant):
+    for device in usable_devices(aidant) if candidates is None else candidates:
         try:
             seed = seed_of(device)
         except SeedUnreadable:
@@ -131,10 +135,14 @@ def usable_devices(aidant: Aidant) -> list[TotpDevice]:
     return list(db.session().scalars(statement.order_by(TotpDevice.id)))
 
 
-def check_aidant_code(aidant: Aidant, code: str, now: dt.datetime) -> TotpDevice | None:
-    """The aidant's device that accepts this code, if any (the code is then spent)."""
+def check_aidant_code(aidant: Aidant, code: str, now: dt.datetime,
+                      candidates: list[TotpDevice] | None = None) -> TotpDevice | None:
+    """The aidant's device that accepts this code, if any (the code is then spent).
+
+    ``candidates``: the aidant's ``usable_devices`` when the caller has them already (the sign-in).
+    """
     code = code.strip().replace(" ", "")
-    for device in usable_devices(aidant):
+    for device in usable_devices(aidant) if candidates is None else candidates:
         if check_code(device, code, now):
             return device
     return None
