@@ -1,0 +1,72 @@
+"""The provider's statements on the DBAPI cursor (oidc.provider.store) keep what SQLAlchemy's execution gave.
+
+Types come back as the ORM would give them (UTC-aware datetimes, booleans) on both databases; the engine's
+listeners still see each statement (the write marker that guards independent transactions, the input net);
+a database error is SQLAlchemy's own, so the error pages map it as before.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from aidants import db
+from aidants.security import crypto
+from oidc.provider import store
+from tests.oidc.provider_helpers import REDIRECT_URI, make_world
+
+
+@pytest.fixture
+def world(app, fixed_clock):
+    return make_world(fixed_clock)
+
+
+def code_values(world, now: dt.datetime, code_hash: str) -> dict:
+    autorisation = next(a for a in world.mandat.autorisations if a.demarche == "social")
+    return {
+        "code_hash": code_hash, "client_pk": world.client.id, "redirect_uri": REDIRECT_URI, "scope": "openid",
+        "nonce": "n-1", "code_challenge": None, "code_challenge_method": None, "aidant_id": world.aidant.aidant.id,
+        "organisation_id": world.organisation.id, "usager_id": world.usager.id, "autorisation_id": autorisation.id,
+        "demarche": "social", "auth_time": now, "sid": None, "created_at": now,
+        "expires_at": now + dt.timedelta(seconds=30), "used_at": None,
+    }
+
+
+def test_records_carry_utc_datetimes_and_booleans(world, fixed_clock):
+    now = fixed_clock.now()
+    client = store.active_client(world.client.client_id)
+    assert client is not None and client.is_active is True and client.act_claim is False
+    store.insert_code(code_values(world, now, crypto.hash_token("code-1")))
+    assert store.nonce_used(world.client.id, "n-1") and not store.nonce_used(world.client.id, "n-2")
+    claimed = store.claim_code(crypto.hash_token("code-1"), world.client.id, now)
+    assert claimed is not None
+    assert claimed.expires_at == now + dt.timedelta(seconds=30) and claimed.expires_at.tzinfo == dt.UTC
+    assert claimed.auth_time == now and claimed.nonce == "n-1" and claimed.demarche == "social"
+    assert store.claim_code(crypto.hash_token("code-1"), world.client.id, now) is None  # single use
+    db.discard()
+
+
+def test_a_write_on_the_cursor_is_seen_by_the_write_marker(world, fixed_clock):
+    store.revoke_tokens(0, fixed_clock.now())  # an UPDATE, even of no row, takes the request's writer role
+    with pytest.raises(RuntimeError), db.independent_transaction():
+        pass
+    db.discard()
+
+
+def test_a_database_error_is_raised_as_sqlalchemys(world, fixed_clock):
+    now = fixed_clock.now()
+    with pytest.raises(sa.exc.IntegrityError):  # no such authorization: the foreign key refuses
+        store.insert_token({"token_hash": crypto.hash_token("t"), "authorization_id": 10**6, "scope": "openid",
+                            "created_at": now, "expires_at": now, "revoked_at": None})
+    db.discard()
+
+
+def test_a_nul_in_basic_credentials_is_refused_by_the_statement_net(client, world):
+    basic = "Basic " + base64.b64encode(f"{world.client.client_id}\x00:secret".encode()).decode()
+    response = client.post("/token", data={"grant_type": "authorization_code", "code": "x",
+                                           "redirect_uri": REDIRECT_URI}, headers={"Authorization": basic})
+    assert response.status_code == 400
+    assert "caractères ou des valeurs invalides" in response.get_data(as_text=True)
