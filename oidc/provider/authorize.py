@@ -18,7 +18,7 @@ from aidants.accounts.models import Aidant, AidantSession
 from aidants.security import crypto
 from aidants.usagers.models import Usager
 from oidc.provider import claims, mandates, store
-from oidc.provider.server import Choice, query_client
+from oidc.provider.server import Choice, per_request, query_client, remember_client
 from oidc.provider.store import ClientRecord
 
 KNOWN_PARAMS = {
@@ -60,6 +60,60 @@ class Request:
 def request_key(client_id: str, redirect_uri: str, state: str, nonce: str) -> str:
     """A digest naming one authorization request (client, redirect URI, state, nonce)."""
     return crypto.sha256_hex("\n".join((client_id, redirect_uri, state, nonce)).encode())
+
+
+def read_ahead(args: MultiDict[str, str], form: MultiDict[str, str] | None, aidant: Aidant | None,
+               now: dt.datetime) -> None:
+    """Ask the database at once what this request will ask (one SELECT where there were four).
+
+    The client, whether it already sent this nonce, whether the aidant belongs to their current structure
+    and (for a choice, ``form``) the démarche of the chosen autorisation if it may be used now: the
+    answers are kept for this request, where ``check_client``, authlib's nonce check, ``refusal_to_use``
+    and ``choose`` look first.
+    """
+    organisation_id = aidant.current_organisation_id if aidant is not None else None
+    usager_id = form_id(form.get("usager_id")) if form is not None else 0
+    autorisation_id = form_id(form.get("autorisation_id")) if form is not None else 0
+    nonce = args.get("nonce")
+    context = store.authorize_context(args.get("client_id", ""), nonce or "", aidant.id if aidant else 0,
+                                      organisation_id or 0, usager_id, autorisation_id, now)
+    if context is None:
+        per_request("oidc_clients")[args.get("client_id", "")] = None
+        return
+    remember_client(context.client, nonce, context.nonce_used)
+    if aidant is not None and organisation_id is not None:
+        per_request("oidc_members")[aidant.id, organisation_id] = context.is_member
+        if usager_id and autorisation_id:
+            per_request("oidc_offers")[autorisation_id, usager_id, organisation_id, now] = context.demarche
+
+
+#: The largest id the database holds (PostgreSQL ``integer``).
+MAX_ID = 2**31 - 1
+
+
+def form_id(raw: str | None) -> int:
+    """An id sent by the page (a usager, an autorisation), or 0 when it cannot name a row: beyond the
+    database's integer range PostgreSQL would refuse the statement itself (a 500, not an answer)."""
+    try:
+        value = int(raw or "0")
+    except ValueError:
+        return 0
+    return value if 0 < value <= MAX_ID else 0
+
+
+def _is_member(aidant_id: int, organisation_id: int) -> bool:
+    known: dict[tuple[int, int], bool] = per_request("oidc_members")
+    if (aidant_id, organisation_id) not in known:
+        known[aidant_id, organisation_id] = store.is_member(aidant_id, organisation_id)
+    return known[aidant_id, organisation_id]
+
+
+def _active_demarche(autorisation_id: int, usager_id: int, organisation_id: int, now: dt.datetime) -> str | None:
+    known: dict[tuple[int, int, int, dt.datetime], str | None] = per_request("oidc_offers")
+    key = (autorisation_id, usager_id, organisation_id, now)
+    if key not in known:
+        known[key] = store.active_demarche(autorisation_id, usager_id, organisation_id, now)
+    return known[key]
 
 
 def check_client(args: MultiDict[str, str]) -> tuple[ClientRecord, str]:
@@ -139,7 +193,7 @@ def refusal_to_use(aidant: Aidant) -> str | None:
     if not aidant.can_create_mandats:
         return ("Votre compte ne permet pas d'utiliser les mandats de la structure : seuls les aidants "
                 "habilités à créer des mandats le peuvent. Contactez votre référent.")
-    if organisation is None or not organisation.is_active or not store.is_member(aidant.id, organisation.id):
+    if organisation is None or not organisation.is_active or not _is_member(aidant.id, organisation.id):
         return "Vous n'êtes rattaché à aucune structure active : impossible d'utiliser un mandat."
     return None
 
@@ -179,7 +233,7 @@ def choose(request: Request, aidant: Aidant, current: AidantSession, usager_id: 
     """
     organisation_id = aidant.current_organisation_id
     assert organisation_id is not None
-    demarche = store.active_demarche(autorisation_id, usager_id, organisation_id, now)
+    demarche = _active_demarche(autorisation_id, usager_id, organisation_id, now)
     if demarche is None or (request.allowed_demarches is not None and demarche not in request.allowed_demarches):
         return "Ce mandat n'est plus actif pour cette démarche. Choisissez-en une autre."
     if needs_code(request, current, now) and not accounts.reverify(current, code, now):

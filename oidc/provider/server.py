@@ -55,7 +55,7 @@ class Grantee:
         return self.identity.id
 
 
-def _per_request(name: str) -> dict[Any, Any]:
+def per_request(name: str) -> dict[Any, Any]:
     """A memo that lives as long as the HTTP request (a fresh one outside requests)."""
     if not has_request_context():
         return {}
@@ -65,10 +65,17 @@ def _per_request(name: str) -> dict[Any, Any]:
 
 def query_client(client_id: str) -> store.ClientRecord | None:
     """An active client by its public identifier, read once per request (authlib asks several times)."""
-    known: dict[str, store.ClientRecord | None] = _per_request("oidc_clients")
+    known: dict[str, store.ClientRecord | None] = per_request("oidc_clients")
     if client_id not in known:
         known[client_id] = store.active_client(client_id)
     return known[client_id]
+
+
+def remember_client(client: store.ClientRecord, nonce: str | None, nonce_used: bool) -> None:
+    """What /authorize read ahead (``store.authorize_context``): the client, and whether it used this nonce."""
+    per_request("oidc_clients")[client.client_id] = client
+    if nonce is not None:
+        per_request("oidc_nonces")[client.id, nonce] = nonce_used
 
 
 def save_token(token: dict[str, Any], request: Any) -> None:
@@ -99,6 +106,14 @@ class CodeGrant(grants.AuthorizationCodeGrant):
 
     def generate_authorization_code(self) -> str:
         return crypto.new_token()
+
+    def validate_authorization_request(self) -> str:
+        """Validate the request once per grant: the consent step (``get_consent_grant``) validated this
+        very request, with every hook (nonce, PKCE); authlib asks again, on the same grant and payload,
+        when it creates the response."""
+        if self.redirect_uri is not None:
+            return str(self.redirect_uri)
+        return str(super().validate_authorization_request())
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         choice: Choice = request.user
@@ -153,7 +168,7 @@ class OpenIDExtension(OpenIDCode):
 
     def exists_nonce(self, nonce: str, request: Any) -> bool:
         """Whether the client already used this nonce; asked once per request (authlib validates twice)."""
-        known: dict[tuple[int, str], bool] = _per_request("oidc_nonces")
+        known: dict[tuple[int, str], bool] = per_request("oidc_nonces")
         if (request.client.id, nonce) not in known:
             known[request.client.id, nonce] = store.nonce_used(request.client.id, nonce)
         return known[request.client.id, nonce]

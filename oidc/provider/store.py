@@ -1,16 +1,9 @@
-"""The provider's hot path: one statement per question, compiled once per dialect, plain records back.
+"""The provider's hot path: one statement per question, plain records back.
 
-/authorize, /token and /userinfo run a handful of statements each. Through the ORM each one cost several
-times its round trip in Python; through SQLAlchemy Core execution still about 0.3 ms of CPU (execution
-context, result metadata built from the cursor's description, event plumbing) against 0.1 ms on the bare
-DBAPI cursor. So the statements here are written once with SQLAlchemy Core, compiled once per dialect
-(``Compiled``), and run on the DBAPI cursor of the session's connection — so they stay in the request's
-one transaction — with the types' own bind and result processors (UTC datetimes on both databases,
-SQLite's booleans and date strings). The engine's ``before_cursor_execute`` listeners still see every
-statement: the write marker of ``aidants.db``, the NUL/64-bit net of ``aidants.input_guard``, the
-benches' counters. A DBAPI error is raised as SQLAlchemy's (``aidants.errors`` maps it to 503 or 409).
-
-The records are frozen:
+/authorize, /token and /userinfo run a handful of statements each, written here once with SQLAlchemy
+Core and run on the DBAPI cursor of the request's connection (``oidc.provider.sql.Compiled``: compiled
+once per dialect, in the request's one transaction, seen by the engine's listeners). They return frozen
+records:
 
 * ``ClientRecord``: an active client (authlib's ClientMixin, the same rules as the ORM class);
 * ``CodeRecord``: an authorization code, claimed by one conditional ``UPDATE … RETURNING``;
@@ -24,19 +17,17 @@ The database stays the source of truth: nothing here is kept beyond the request.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 
-from aidants import db
 from aidants.accounts.models import aidant_organisation
 from aidants.mandats.models import Autorisation
 from aidants.organisations.models import Organisation
 from aidants.usagers.models import Usager
 from oidc.provider.models import ClientRules, CodeRules, OidcAuthorization, OidcClient, OidcToken
+from oidc.provider.sql import Compiled
 
 _CLIENT: sa.Table = OidcClient.__table__  # type: ignore[assignment]
 _CODE: sa.Table = OidcAuthorization.__table__  # type: ignore[assignment]
@@ -44,101 +35,6 @@ _TOKEN: sa.Table = OidcToken.__table__  # type: ignore[assignment]
 _AUTORISATION: sa.Table = Autorisation.__table__  # type: ignore[assignment]
 _USAGER: sa.Table = Usager.__table__  # type: ignore[assignment]
 _ORGANISATION: sa.Table = Organisation.__table__  # type: ignore[assignment]
-
-
-def _connection() -> sa.Connection:
-    """The request's connection, inside its one transaction (the boundary commits or rolls it back)."""
-    return db.session().connection()
-
-
-# --- statements compiled once per dialect, run on the DBAPI cursor --------------------------------
-
-_Processor = Callable[[Any], Any] | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """A statement's SQL for one dialect, its parameters' order and the type processors of both ends."""
-
-    sql: str
-    positional: tuple[str, ...] | None  # the parameters' order (qmark style), None for named (PostgreSQL)
-    defaults: dict[str, Any]  # parameters bound in the statement itself (a LIMIT, a literal)
-    binds: dict[str, Callable[[Any], Any]]
-    results: tuple[_Processor, ...]
-
-    @classmethod
-    def build(cls, statement: sa.Executable, dialect: Dialect) -> _Plan:
-        compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
-        required = {name for name, bind in compiled.binds.items() if bind.required}
-        rendered = compiled.construct_params({name: None for name in required}, _check=False)
-        binds = {}
-        for name in rendered:
-            processor = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                binds[name] = processor
-        defaults = {name: value for name, value in rendered.items() if name not in required}
-        columns = getattr(statement, "exported_columns", ())
-        results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
-        positional = tuple(compiled.positiontup) if compiled.positional else None
-        return cls(compiled.string, positional, defaults, binds, results)
-
-    def parameters(self, given: Mapping[str, Any]) -> dict[str, Any] | tuple[Any, ...]:
-        values = {**self.defaults, **given}
-        for name, processor in self.binds.items():
-            values[name] = processor(values[name])
-        return values if self.positional is None else tuple(values[name] for name in self.positional)
-
-    def row(self, raw: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(value if process is None else process(value)
-                     for value, process in zip(raw, self.results, strict=True))
-
-
-class Compiled:
-    """A Core statement compiled once per dialect and run on the request connection's DBAPI cursor."""
-
-    __slots__ = ("_plans", "statement")
-
-    def __init__(self, statement: sa.Executable) -> None:
-        self.statement = statement
-        self._plans: dict[str, _Plan] = {}
-
-    def plan(self, dialect: Dialect) -> _Plan:
-        """The SQL of this statement for ``dialect`` (compiled at its first use)."""
-        found = self._plans.get(dialect.name)
-        if found is None:
-            found = self._plans[dialect.name] = _Plan.build(self.statement, dialect)
-        return found
-
-    def first(self, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        """Run the statement in the request's transaction; its first row (processed), or None."""
-        return self._run(params, fetch=True)
-
-    def execute(self, params: Mapping[str, Any]) -> None:
-        """Run a statement that returns nothing, in the request's transaction."""
-        self._run(params, fetch=False)
-
-    def _run(self, params: Mapping[str, Any], *, fetch: bool) -> tuple[Any, ...] | None:
-        connection = _connection()
-        dialect = connection.dialect
-        plan = self.plan(dialect)
-        values = plan.parameters(params)
-        dbapi_connection = connection.connection.dbapi_connection
-        assert dbapi_connection is not None
-        cursor = dbapi_connection.cursor()
-        try:
-            # The engine's listeners (write marker, input net, counters) see the statement as usual.
-            connection.dispatch.before_cursor_execute(connection, cursor, plan.sql, values, None, False)
-            cursor.execute(plan.sql, values)
-            raw = cursor.fetchone() if fetch else None
-        except dialect.loaded_dbapi.Error as error:
-            invalidated = dialect.is_disconnect(error, dbapi_connection, cursor)
-            if invalidated:
-                connection.invalidate(error)
-            raise sa.exc.DBAPIError.instance(plan.sql, values, error, dialect.loaded_dbapi.Error,
-                                             connection_invalidated=invalidated, dialect=dialect) from error
-        finally:
-            cursor.close()
-        return None if raw is None else plan.row(raw)
 
 
 # --- records ------------------------------------------------------------------------------------
@@ -280,6 +176,22 @@ _OFFER = Compiled(sa.select(_AUTORISATION.c.demarche).where(
     _AUTORISATION.c.id == sa.bindparam("autorisation_id"), _AUTORISATION.c.usager_id == sa.bindparam("usager_id"),
     _AUTORISATION.c.organisation_id == sa.bindparam("organisation_id"), _ACTIVE_AUTORISATION))
 
+# /authorize's questions in one statement: the client, whether it already sent this nonce, whether the
+# aidant belongs to their current structure, and the démarche of the autorisation chosen (if still active).
+_AUTHORIZE_CONTEXT = Compiled(
+    sa.select(
+        *_CLIENT_COLUMNS,
+        sa.exists().where(_CODE.c.client_pk == _CLIENT.c.id, _CODE.c.nonce == sa.bindparam("nonce")),
+        sa.exists().where(_MEMBERSHIP.c.aidant_id == sa.bindparam("aidant_id"),
+                          _MEMBERSHIP.c.organisation_id == sa.bindparam("organisation_id")),
+        sa.select(_AUTORISATION.c.demarche).where(
+            _AUTORISATION.c.id == sa.bindparam("autorisation_id"),
+            _AUTORISATION.c.usager_id == sa.bindparam("usager_id"),
+            _AUTORISATION.c.organisation_id == sa.bindparam("organisation_id"),
+            _ACTIVE_AUTORISATION).scalar_subquery(),
+    ).where(_CLIENT.c.client_id == sa.bindparam("client_id"), _CLIENT.c.is_active.is_(True))
+)
+
 _BEARER_CODE_COLUMNS = [_CODE.c[name] for name in (
     "aidant_id", "organisation_id", "usager_id", "autorisation_id", "demarche")]
 _BEARER = Compiled(
@@ -363,6 +275,30 @@ def active_demarche(autorisation_id: int, usager_id: int, organisation_id: int, 
               "now": now}
     row = _OFFER.first(params)
     return None if row is None else str(row[0])
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizeContext:
+    """What /authorize asks of the database, read at once: the client and the answers about the request."""
+
+    client: ClientRecord
+    nonce_used: bool
+    is_member: bool
+    demarche: str | None
+
+
+def authorize_context(client_id: str, nonce: str, aidant_id: int, organisation_id: int, usager_id: int,
+                      autorisation_id: int, now: dt.datetime) -> AuthorizeContext | None:
+    """The active client with: whether it sent ``nonce`` before, whether the aidant belongs to the
+    structure, and the démarche of this usager's autorisation there if it may be used now (one SELECT;
+    the same answers as ``active_client``, ``nonce_used``, ``is_member`` and ``active_demarche``)."""
+    row = _AUTHORIZE_CONTEXT.first({
+        "client_id": client_id, "nonce": nonce, "aidant_id": aidant_id, "organisation_id": organisation_id,
+        "usager_id": usager_id, "autorisation_id": autorisation_id, "now": now})
+    if row is None:
+        return None
+    *client, nonce_used, member, demarche = row
+    return AuthorizeContext(ClientRecord(*client), bool(nonce_used), bool(member), demarche)
 
 
 def insert_token(values: dict[str, Any]) -> None:

@@ -91,11 +91,12 @@ def _started_at(client_id: str, redirect_uri: str, now: dt.datetime) -> dt.datet
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
     """Validate, make sure a recently verified aidant is here, let them choose usager and démarche."""
+    now = clock.now()
+    rules.read_ahead(request.args, request.form if request.method == "POST" else None, g.aidant, now)
     try:
         client, redirect_uri = rules.check_client(request.args)
     except rules.PageError as error:
         return _error_page(str(error))
-    now = clock.now()
     try:
         checked = rules.check_request(request.args, client, redirect_uri,
                                       _started_at(client.client_id, redirect_uri, now))
@@ -109,7 +110,9 @@ def authorize() -> Any:
         return _error_page(refusal, 403)
     if request.method == "POST":
         return _decide(checked, grant, now)
-    usager_id = request.args.get("usager", type=int)
+    usager_id = request.args.get("usager", type=int)  # not a number: the list of usagers
+    if usager_id is not None:
+        usager_id = rules.form_id(str(usager_id))  # beyond the range: names no usager
     if usager_id is None:
         found = rules.usagers(checked, g.aidant, now, request.args.get("q", ""))
         if not found and not request.args.get("q"):
@@ -130,18 +133,19 @@ def _oidc_params() -> list[tuple[str, str]]:
 
 def _decide(checked: rules.Request, grant: Any, now: Any) -> Any:
     if request.form.get("action") == "refuser":
-        return _with_iss(server.server().create_authorization_response(grant_user=None, grant=grant))
-    choice = rules.choose(checked, g.aidant, g.aidant_session, request.form.get("usager_id", type=int) or 0,
-                          request.form.get("autorisation_id", type=int) or 0,
+        return _with_iss(server.server().create_authorization_response(grant.request, grant_user=None, grant=grant))
+    usager_id = rules.form_id(request.form.get("usager_id"))
+    choice = rules.choose(checked, g.aidant, g.aidant_session, usager_id,
+                          rules.form_id(request.form.get("autorisation_id")),
                           "".join(request.form.get("code", "").split()), now)
     if isinstance(choice, str):  # a wrong code was counted towards the lockout, in its own transaction
-        offers = rules.offers(checked, g.aidant, request.form.get("usager_id", type=int) or 0, now)
+        offers = rules.offers(checked, g.aidant, usager_id, now)
         if not offers or g.aidant_session.revoked_at is not None:
             return _to_client(rules.nothing_to_offer(), checked.redirect_uri)
         return render_template("oidc/choose_demarche.html", offers=offers, client=checked.client,
                                usager=offers[0].usager, needs_code=rules.needs_code(checked, g.aidant_session, now),
                                params=_oidc_params(), labels=claims.REP_SCOPE_LABELS, error=choice), 400
-    response = _with_iss(server.server().create_authorization_response(grant_user=choice, grant=grant))
+    response = _with_iss(server.server().create_authorization_response(grant.request, grant_user=choice, grant=grant))
     return response
 
 

@@ -14,9 +14,12 @@ import pytest
 import sqlalchemy as sa
 
 from aidants import db
+from aidants.accounts.models import aidant_organisation
+from aidants.mandats.models import Autorisation
 from aidants.security import crypto
 from oidc.provider import store
-from tests.oidc.provider_helpers import REDIRECT_URI, make_world
+from tests.factories import sign_in
+from tests.oidc.provider_helpers import REDIRECT_URI, auth_params, choose, make_usager, make_world, redirect_params
 
 
 @pytest.fixture
@@ -70,3 +73,60 @@ def test_a_nul_in_basic_credentials_is_refused_by_the_statement_net(client, worl
                                            "redirect_uri": REDIRECT_URI}, headers={"Authorization": basic})
     assert response.status_code == 400
     assert "caractères ou des valeurs invalides" in response.get_data(as_text=True)
+
+
+# --- /authorize reads its answers ahead in one statement; each refusal stays what it was ----------
+
+
+@pytest.fixture
+def signed_in(client, world, fixed_clock):
+    sign_in(client, world.aidant, fixed_clock.now())
+    return client
+
+
+def post_choice(http, world, autorisation_id: str, usager_id: str | None = None, **overrides):
+    form = {"usager_id": usager_id or str(world.usager.id), "autorisation_id": autorisation_id, "action": "valider"}
+    return http.post("/authorize", query_string=auth_params(world, **overrides), data=form)
+
+
+def social(world) -> int:
+    return next(a.id for a in world.mandat.autorisations if a.demarche == "social")
+
+
+def test_a_nonce_already_sent_is_refused_at_the_choice(signed_in, world):
+    first = choose(signed_in, world, auth_params(world, nonce="same-nonce-1234567890"))
+    assert "code" in redirect_params(first.location)
+    again = choose(signed_in, world, auth_params(world, nonce="same-nonce-1234567890"))
+    assert redirect_params(again.location)["error"] == "invalid_request"
+
+
+def test_an_autorisation_revoked_or_of_someone_else_is_refused_at_the_choice(signed_in, world, fixed_clock):
+    other = make_usager(fixed_clock.now(), given_name="Karim", family_name="BENSAID")
+    wrong_usager = post_choice(signed_in, world, str(social(world)), usager_id=str(other.id))
+    assert redirect_params(wrong_usager.location)["error"] == "access_denied"  # nothing to offer for them
+    db.session().execute(sa.update(Autorisation).where(Autorisation.id == social(world))
+                         .values(revoked_at=fixed_clock.now()))
+    db.commit()
+    revoked = post_choice(signed_in, world, str(social(world)))
+    assert revoked.status_code == 400 and "plus actif" in revoked.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("raw", ["99999999999", str(2**64), "-3", "douze", ""])
+def test_an_id_that_names_no_row_is_refused_with_a_message(signed_in, world, raw):
+    """Beyond PostgreSQL's integer range the statement itself would fail: such an id names no row."""
+    response = post_choice(signed_in, world, raw)
+    assert response.status_code == 400 and "plus actif" in response.get_data(as_text=True)
+
+
+def test_a_usager_id_beyond_the_range_on_the_page_offers_nothing(signed_in, world):
+    response = signed_in.get("/authorize", query_string={**auth_params(world), "usager": "99999999999"})
+    assert redirect_params(response.location)["error"] == "access_denied"
+
+
+def test_an_aidant_no_longer_in_their_structure_may_not_choose(signed_in, world):
+    db.session().execute(sa.delete(aidant_organisation).where(
+        aidant_organisation.c.aidant_id == world.aidant.aidant.id))
+    db.commit()
+    response = post_choice(signed_in, world, str(social(world)))
+    assert response.status_code == 403 and "rattaché à aucune structure" in response.get_data(as_text=True)
+    assert world.aidant.aidant.current_organisation_id is not None  # only the membership went
