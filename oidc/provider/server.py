@@ -78,14 +78,22 @@ def remember_client(client: store.ClientRecord, nonce: str | None, nonce_used: b
         per_request("oidc_nonces")[client.id, nonce] = nonce_used
 
 
+def new_access_token(*_args: Any, **_kwargs: Any) -> str:
+    """authlib's access token generator: the token already stored with the code's claim, if any."""
+    return per_request("oidc_token").pop("prepared", None) or crypto.new_token()
+
+
 def save_token(token: dict[str, Any], request: Any) -> None:
-    """Store the access token's hash and journal the use of the autorisation (same transaction)."""
+    """Store the access token's hash (unless the claim stored it) and journal the use of the autorisation,
+    in the same transaction."""
     code: store.CodeRecord = request.authorization_code
     now = clock.now()
-    store.insert_token({
-        "token_hash": crypto.hash_token(token["access_token"]), "authorization_id": code.id, "scope": code.scope,
-        "created_at": now, "expires_at": now + ACCESS_TOKEN_TTL, "revoked_at": None,
-    })
+    token_hash = crypto.hash_token(token["access_token"])
+    if per_request("oidc_token").get("stored") != token_hash:
+        store.insert_token({
+            "token_hash": token_hash, "authorization_id": code.id, "scope": code.scope,
+            "created_at": now, "expires_at": now + ACCESS_TOKEN_TTL, "revoked_at": None,
+        })
     journal_use(code, request.client.client_id, now, "token")
 
 
@@ -131,11 +139,21 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         })
 
     def query_authorization_code(self, code: str, client: store.ClientRecord) -> store.CodeRecord | None:
-        """Claim the code by one conditional UPDATE that returns the row; only a refused claim reads more."""
+        """Claim the code by one conditional UPDATE that returns the row; only a refused claim reads more.
+
+        The identity is read with the claim; on PostgreSQL the access token is stored by the same statement
+        (prepared here, handed to authlib by ``new_access_token``; any refusal that follows — redirect URI,
+        PKCE — rolls the request back with it).
+        """
         now, code_hash = clock.now(), crypto.hash_token(code)
-        claimed = store.claim_code(code_hash, client.id, now)
-        if claimed is not None:
-            return None if claimed.is_expired_at(now) else claimed
+        access_token = crypto.new_token()
+        claim = store.claim_code_for_token(code_hash, client.id, now, crypto.hash_token(access_token),
+                                           now + ACCESS_TOKEN_TTL)
+        if claim is not None:
+            per_request("oidc_identities")[claim.code.id] = claim.identity
+            if claim.token_stored:
+                per_request("oidc_token").update(prepared=access_token, stored=crypto.hash_token(access_token))
+            return None if claim.code.is_expired_at(now) else claim.code
         # Unknown, another client's, or a replay. The claim matched no row: end this transaction (it
         # wrote nothing), so that a replay's revocation commits on its own — the token error that
         # follows rolls the request back, never the revocation (SQLite has a single writer).
@@ -152,7 +170,11 @@ class CodeGrant(grants.AuthorizationCodeGrant):
     def authenticate_user(self, authorization_code: store.CodeRecord) -> Grantee | None:
         """The identity is given only while the autorisation is still active (the usager is read with it,
         once, for the ID token)."""
-        identity = store.identity_if_active(authorization_code.autorisation_id, clock.now())
+        known: dict[int, store.Identity | None] = per_request("oidc_identities")
+        if authorization_code.id in known:  # read with the claim, in this request
+            identity = known[authorization_code.id]
+        else:
+            identity = store.identity_if_active(authorization_code.autorisation_id, clock.now())
         return Grantee(authorization_code, identity) if identity is not None else None
 
 
@@ -203,7 +225,7 @@ def init_app(app: Flask) -> None:
     """Create the app's authorization server and resource protector."""
     server = AuthorizationServer()
     app.config.setdefault("OAUTH2_TOKEN_EXPIRES_IN", {"authorization_code": int(ACCESS_TOKEN_TTL.total_seconds())})
-    app.config.setdefault("OAUTH2_ACCESS_TOKEN_GENERATOR", lambda *args, **kwargs: crypto.new_token())
+    app.config.setdefault("OAUTH2_ACCESS_TOKEN_GENERATOR", new_access_token)
     server.init_app(app, query_client=query_client, save_token=save_token)
     server.register_grant(CodeGrant, [OpenIDExtension(require_nonce=True), S256Only(required=True)])
     protector = ResourceProtector()

@@ -116,3 +116,8 @@ class Compiled:
         finally:
             cursor.close()
         return None if raw is None else plan.row(raw)
+
+
+def dialect_name() -> str:
+    """The request connection's dialect ("postgresql", "sqlite"): where one statement can do more."""
+    return str(_connection().dialect.name)

@@ -27,7 +27,7 @@ from aidants.mandats.models import Autorisation
 from aidants.organisations.models import Organisation
 from aidants.usagers.models import Usager
 from oidc.provider.models import ClientRules, CodeRules, OidcAuthorization, OidcClient, OidcToken
-from oidc.provider.sql import Compiled
+from oidc.provider.sql import Compiled, dialect_name
 
 _CLIENT: sa.Table = OidcClient.__table__  # type: ignore[assignment]
 _CODE: sa.Table = OidcAuthorization.__table__  # type: ignore[assignment]
@@ -167,6 +167,31 @@ _IDENTITY = Compiled(
 
 _INSERT_TOKEN = Compiled(_insert(_TOKEN))
 
+# PostgreSQL: /token's claim, identity and token in one statement. The code is claimed by the same
+# conditional UPDATE; the access token's hash is inserted only for a code still valid whose autorisation
+# is active (what authlib and ``authenticate_user`` then check; any later refusal rolls it all back);
+# the identity is read with the claim.
+_CLAIMED = _CLAIM_CODE.statement.cte("claimed")  # type: ignore[attr-defined]
+_CLAIM_ACTIVE = _AUTORISATION.alias("claim_active")
+_TOKEN_FOR_CLAIM = sa.insert(_TOKEN).from_select(
+    ["token_hash", "authorization_id", "scope", "created_at", "expires_at"],
+    sa.select(sa.bindparam("token_hash", type_=_TOKEN.c.token_hash.type), _CLAIMED.c.id, _CLAIMED.c.scope,
+              sa.bindparam("now", type_=_TOKEN.c.created_at.type),
+              sa.bindparam("token_expires_at", type_=_TOKEN.c.expires_at.type))
+    .select_from(_CLAIMED.join(_CLAIM_ACTIVE, _CLAIM_ACTIVE.c.id == _CLAIMED.c.autorisation_id))
+    .where(_CLAIMED.c.expires_at > sa.bindparam("now"), _CLAIM_ACTIVE.c.revoked_at.is_(None),
+           _CLAIM_ACTIVE.c.expires_at > sa.bindparam("now")),
+).returning(_TOKEN.c.id).cte("issued")
+_CLAIM_WITH_IDENTITY = Compiled(
+    sa.select(*[_CLAIMED.c[column.name] for column in _CODE_COLUMNS], *_USAGER_COLUMNS, _ORGANISATION.c.siret,
+              sa.select(sa.func.count()).select_from(_TOKEN_FOR_CLAIM).scalar_subquery())
+    .select_from(
+        _CLAIMED.outerjoin(_AUTORISATION, sa.and_(_AUTORISATION.c.id == _CLAIMED.c.autorisation_id,
+                                                  _ACTIVE_AUTORISATION))
+        .outerjoin(_USAGER, _USAGER.c.id == _AUTORISATION.c.usager_id)
+        .outerjoin(_ORGANISATION, _ORGANISATION.c.id == _AUTORISATION.c.organisation_id))
+)
+
 _MEMBERSHIP: sa.Table = aidant_organisation
 _IS_MEMBER = Compiled(sa.select(_MEMBERSHIP.c.aidant_id).where(
     _MEMBERSHIP.c.aidant_id == sa.bindparam("aidant_id"),
@@ -233,6 +258,37 @@ def claim_code(code_hash: str, client_pk: int, now: dt.datetime) -> CodeRecord |
     """
     row = _CLAIM_CODE.first({"b_code_hash": code_hash, "b_client_pk": client_pk, "now": now})
     return CodeRecord(*row) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A claimed code, the identity behind it if its autorisation is active, and whether the access token
+    given was stored with the claim (PostgreSQL; elsewhere the caller stores it)."""
+
+    code: CodeRecord
+    identity: Identity | None
+    token_stored: bool
+
+
+def claim_code_for_token(code_hash: str, client_pk: int, now: dt.datetime, token_hash: str,
+                         token_expires_at: dt.datetime) -> Claim | None:
+    """Claim an unused code of this client (``claim_code``), read the identity behind it, and — on
+    PostgreSQL, in the same statement — store the access token's hash if the code is still valid and
+    its autorisation active. None when unknown, another's or already used."""
+    if dialect_name() != "postgresql":
+        code = claim_code(code_hash, client_pk, now)
+        if code is None:
+            return None
+        identity = None if code.is_expired_at(now) else identity_if_active(code.autorisation_id, now)
+        return Claim(code, identity, token_stored=False)
+    row = _CLAIM_WITH_IDENTITY.first({"b_code_hash": code_hash, "b_client_pk": client_pk, "now": now,
+                                      "token_hash": token_hash, "token_expires_at": token_expires_at})
+    if row is None:
+        return None
+    n_code = len(_CODE_COLUMNS)
+    usager, issued = row[n_code:-1], row[-1]
+    identity = Identity(*usager) if usager[0] is not None else None
+    return Claim(CodeRecord(*row[:n_code]), identity, token_stored=bool(issued))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,17 @@ from aidants.accounts.models import aidant_organisation
 from aidants.mandats.models import Autorisation
 from aidants.security import crypto
 from oidc.provider import store
+from oidc.provider.models import OidcToken
 from tests.factories import sign_in
-from tests.oidc.provider_helpers import REDIRECT_URI, auth_params, choose, make_usager, make_world, redirect_params
+from tests.oidc.provider_helpers import (
+    REDIRECT_URI,
+    auth_params,
+    choose,
+    make_usager,
+    make_world,
+    redirect_params,
+    token_request,
+)
 
 
 @pytest.fixture
@@ -130,3 +139,40 @@ def test_an_aidant_no_longer_in_their_structure_may_not_choose(signed_in, world)
     response = post_choice(signed_in, world, str(social(world)))
     assert response.status_code == 403 and "rattaché à aucune structure" in response.get_data(as_text=True)
     assert world.aidant.aidant.current_organisation_id is not None  # only the membership went
+
+
+# --- /token: claim, identity and (PostgreSQL) the token in one statement --------------------------
+
+
+def tokens_stored() -> list[str]:
+    return list(db.session().scalars(sa.select(OidcToken.token_hash)))
+
+
+def code_from(http, world, **overrides) -> str:
+    response = choose(http, world, auth_params(world, **overrides))
+    return redirect_params(response.location)["code"]
+
+
+def test_the_token_given_is_the_one_stored_once(signed_in, world):
+    response = token_request(signed_in, world, code_from(signed_in, world))
+    assert response.status_code == 200
+    assert tokens_stored() == [crypto.hash_token(response.get_json()["access_token"])]
+
+
+def test_a_refusal_after_the_claim_stores_no_token(signed_in, world, fixed_clock):
+    wrong_uri = token_request(signed_in, world, code_from(signed_in, world),
+                              redirect_uri="https://service.example/other")
+    assert wrong_uri.status_code == 400
+    expiring = code_from(signed_in, world, nonce="second-nonce-12345678901")
+    fixed_clock.advance(seconds=31)
+    assert token_request(signed_in, world, expiring).status_code == 400
+    assert tokens_stored() == []
+
+
+def test_an_autorisation_revoked_before_token_stores_no_token(signed_in, world, fixed_clock):
+    code = code_from(signed_in, world)
+    db.session().execute(sa.update(Autorisation).values(revoked_at=fixed_clock.now()))
+    db.commit()
+    response = token_request(signed_in, world, code)
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"
+    assert tokens_stored() == []
