@@ -117,12 +117,14 @@ def engine() -> Engine:
 
 def session() -> Session:
     """The session of the current request or CLI command (or of the independent transaction in progress)."""
-    stack = g.get("db_independent")
+    ctx_g = g._get_current_object()  # one lookup through the proxy; services call this many times a request
+    stack = getattr(ctx_g, "db_independent", None)
     if stack:
         return stack[-1]
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["db_sessionmaker"]()
-    return g.db_session
+    found: Session | None = getattr(ctx_g, "db_session", None)
+    if found is None:
+        found = ctx_g.db_session = current_app.extensions["db_sessionmaker"]()
+    return found
 
 
 def commit() -> None:

@@ -354,3 +354,18 @@ def test_a_signed_in_page_that_changes_nothing_does_not_send_the_cookie_again(cl
     page = client.get("/mentions-legales")
     assert page.status_code == 200 and "Set-Cookie" not in page.headers
     assert client.get("/espace-aidant").status_code == 200  # and the cookie still signs the aidant in
+
+
+def test_the_session_cookie_is_checked_with_the_current_secret_key(client, fixed_clock):
+    who = make_aidant(fixed_clock.now())
+    sign_in(client, who, fixed_clock.now())
+    assert client.get("/espace-aidant").status_code == 200
+    previous = client.application.secret_key
+    client.application.secret_key = "another-secret-key-for-this-test"
+    try:
+        assert client.get("/espace-aidant").status_code == 302  # signed by the old key: not a session
+        client.application.config["SECRET_KEY_FALLBACKS"] = [previous]
+        assert client.get("/espace-aidant").status_code == 200  # the old key accepted as a fallback
+    finally:
+        client.application.secret_key = previous
+        client.application.config["SECRET_KEY_FALLBACKS"] = []
