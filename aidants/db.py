@@ -251,7 +251,7 @@ OUTSIDE_TRANSACTION = "aidants_outside_transaction"
 _PLAIN_SELECT = re.compile(r"\s*SELECT\b(?![\s\S]*\bFOR\s+(UPDATE|SHARE|NO\s+KEY|KEY)\b)", re.IGNORECASE)
 #: An effect (a lock, a sequence, a setting, the transaction's id, SELECT INTO) that no such SELECT may have.
 _EFFECTS = re.compile(r"pg_advisory|pg_try_advisory|nextval|setval|set_config|txid_current|pg_current_xact_id"
-                      r"|pg_notify|lo_|\bINTO\b", re.IGNORECASE)
+                      r"|pg_notify|\blo_\w+\s*\(|\bINTO\b", re.IGNORECASE)
 _AUTOCOMMITTED = "aidants_autocommitted"
 
 
@@ -315,10 +315,11 @@ def _end_autocommit_after_error(context: Any) -> None:
 
 @event.listens_for(Pool, "checkin")
 def _never_pool_autocommit(dbapi_connection: Any, record: Any) -> None:
-    """A connection goes back to the pool in transaction mode, whatever happened to it."""
-    if record is not None:
-        record.info.pop(_AUTOCOMMITTED, None)
-    if getattr(dbapi_connection, "autocommit", False) and not getattr(dbapi_connection, "closed", True):
+    """A connection that ``_begin_when_needed`` left in autocommit (an interrupted statement) goes back to
+    the pool in transaction mode; a connection in autocommit by its engine's own setting is left alone."""
+    if record is None or not record.info.pop(_AUTOCOMMITTED, False):
+        return
+    if not getattr(dbapi_connection, "closed", True):
         dbapi_connection.autocommit = False
 
 

@@ -370,3 +370,16 @@ def test_a_signed_in_page_reads_its_session_before_begin_and_still_writes_activi
     with app.extensions["db_engine"].connect() as connection:
         last = connection.execute(sa.select(sa.func.max(AidantSession.last_active_at))).scalar_one()
     assert last == fixed_clock.now()
+
+
+def test_an_engine_in_autocommit_by_its_own_setting_stays_so_across_checkins(app: Flask) -> None:
+    _postgres_only()
+    engine = sa.create_engine(db.engine().url, isolation_level="AUTOCOMMIT", pool_size=1)
+    try:
+        for _ in range(2):
+            with engine.connect() as connection:
+                connection.execute(db.outside_transaction(sa.text("SELECT 1")))
+                dbapi = connection.connection.dbapi_connection
+                assert dbapi is not None and dbapi.autocommit
+    finally:
+        engine.dispose()
