@@ -190,6 +190,10 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         "DEV_OUTBOX": not production and not training,
         "SESSION_MAX_AGE": timedelta(hours=session_hours),
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=session_hours),
+        # The cookie is signed and sent again only when its content changes, not on every answer: the
+        # server-side session ends at a fixed time (its ``expires_at``, SESSION_MAX_AGE after sign-in), so
+        # sliding the cookie's own expiry bought nothing, and re-signing it cost every signed-in request.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "REAUTH_AFTER": timedelta(minutes=int(environ.get("REAUTH_AFTER_MINUTES", "15"))),
         "LOGIN_LINK_TTL": timedelta(minutes=5),
         "SESSION_COOKIE_NAME": "aidants_session",

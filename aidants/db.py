@@ -10,9 +10,10 @@ registered with ``after_commit()``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g
@@ -20,7 +21,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.pool import Pool
+from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeDecorator
+
+#: psycopg's "no transaction in progress" status (``psycopg.pq.TransactionStatus.IDLE``), without importing it.
+_IDLE = 0
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -111,12 +117,14 @@ def engine() -> Engine:
 
 def session() -> Session:
     """The session of the current request or CLI command (or of the independent transaction in progress)."""
-    stack = g.get("db_independent")
+    ctx_g = g._get_current_object()  # one lookup through the proxy; services call this many times a request
+    stack = getattr(ctx_g, "db_independent", None)
     if stack:
         return stack[-1]
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["db_sessionmaker"]()
-    return g.db_session
+    found: Session | None = getattr(ctx_g, "db_session", None)
+    if found is None:
+        found = ctx_g.db_session = current_app.extensions["db_sessionmaker"]()
+    return found
 
 
 def commit() -> None:
@@ -235,6 +243,84 @@ def cli_unit_of_work() -> Iterator[None]:
         g.pop("db_after_commit", None)
         raise
     end_unit_of_work(200)
+
+
+#: Execution option naming a statement that may run before the transaction begins (``outside_transaction``).
+OUTSIDE_TRANSACTION = "aidants_outside_transaction"
+#: What such a statement must look like: one plain SELECT, without a locking clause (FOR UPDATE/SHARE…).
+_PLAIN_SELECT = re.compile(r"\s*SELECT\b(?![\s\S]*\bFOR\s+(UPDATE|SHARE|NO\s+KEY|KEY)\b)", re.IGNORECASE)
+#: An effect (a lock, a sequence, a setting, the transaction's id, SELECT INTO) that no such SELECT may have.
+_EFFECTS = re.compile(r"pg_advisory|pg_try_advisory|nextval|setval|set_config|txid_current|pg_current_xact_id"
+                      r"|pg_notify|\blo_\w+\s*\(|\bINTO\b", re.IGNORECASE)
+_AUTOCOMMITTED = "aidants_autocommitted"
+
+
+Statement = TypeVar("Statement", bound=Executable)
+
+
+def outside_transaction(statement: Statement) -> Statement:
+    """Mark a read so that, when it is the first statement of a transaction, it runs before BEGIN.
+
+    Why: on PostgreSQL a request that only reads the session (most pages, once signed in) paid three round
+    trips, BEGIN, its SELECT and COMMIT, for one read. The rule is explicit and narrow, so that no write can
+    ever be committed on its own: only statements marked here, only when the connection has no transaction
+    yet, and only plain SELECTs (no locking clause, no function with an effect: anything else ignores the
+    mark) run in autocommit; every other statement, marked or not, starts the transaction as before, and
+    everything after it stays inside. A read in autocommit sees the same data as the first read of a READ
+    COMMITTED transaction (each statement takes its own snapshot there too). SQLite is unchanged: its
+    driver begins a transaction only before a write.
+    """
+    return statement.execution_options(**{OUTSIDE_TRANSACTION: True})
+
+
+def _may_run_outside(statement: str, context: Any) -> bool:
+    if context is None or not context.execution_options.get(OUTSIDE_TRANSACTION):
+        return False
+    return bool(_PLAIN_SELECT.match(statement)) and not _EFFECTS.search(statement)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _begin_when_needed(connection: sa.Connection, cursor: Any, statement: str, _parameters: Any, context: Any,
+                       _executemany: bool) -> None:
+    """Run a marked plain SELECT before BEGIN on PostgreSQL (``outside_transaction``); all else as before."""
+    if connection.dialect.name != "postgresql":
+        return
+    dbapi = cursor.connection
+    if connection.info.pop(_AUTOCOMMITTED, False):  # a marked statement failed before its reset
+        dbapi.autocommit = False
+    if (_may_run_outside(statement, context) and not dbapi.autocommit
+            and dbapi.info.transaction_status == _IDLE):
+        dbapi.autocommit = True
+        connection.info[_AUTOCOMMITTED] = True
+
+
+@event.listens_for(Engine, "after_cursor_execute")
+def _end_autocommit(connection: sa.Connection, cursor: Any, *_args: Any) -> None:
+    """Back to transactions at once after the marked statement: the next one begins one."""
+    if connection.info.pop(_AUTOCOMMITTED, False):
+        cursor.connection.autocommit = False
+
+
+@event.listens_for(Engine, "handle_error")
+def _end_autocommit_after_error(context: Any) -> None:
+    connection = context.connection
+    if connection is None or not connection.info.pop(_AUTOCOMMITTED, False):
+        return
+    if connection.invalidated:
+        return
+    dbapi = connection.connection.dbapi_connection
+    if dbapi is not None and not dbapi.closed:
+        dbapi.autocommit = False
+
+
+@event.listens_for(Pool, "checkin")
+def _never_pool_autocommit(dbapi_connection: Any, record: Any) -> None:
+    """A connection that ``_begin_when_needed`` left in autocommit (an interrupted statement) goes back to
+    the pool in transaction mode; a connection in autocommit by its engine's own setting is left alone."""
+    if record is None or not record.info.pop(_AUTOCOMMITTED, False):
+        return
+    if not getattr(dbapi_connection, "closed", True):
+        dbapi_connection.autocommit = False
 
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")

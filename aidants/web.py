@@ -24,7 +24,9 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from aidants import clock, csrf, db, errors, input_guard
@@ -53,6 +55,7 @@ CSP = "; ".join([
 def init_app(app: Flask) -> None:
     """Install the hooks, error pages and the few routes that belong to no area."""
     build_external_urls_from_public_url(app)
+    app.session_interface = SessionCookies()
     input_guard.init_app(app)
     app.before_request(load_current_aidant)
     app.after_request(security_headers)
@@ -306,3 +309,22 @@ def dsfr_asset(filename: str) -> Response:
         abort(404)
     response = send_from_directory(DSFR_DIST, filename, max_age=86400)
     return response
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed cookie session, with its serializer built once per key instead of twice per request.
+
+    Flask builds a new ``URLSafeTimedSerializer`` to open the session and another to save it, in every
+    request, cookie or not; building one serializes a probe value and derives nothing useful twice. The
+    serializer holds no per-request state, so one per (secret key, fallback keys) serves every thread; a
+    changed key (tests, rotation with fallbacks) gets its own.
+    """
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple[Any, ...], URLSafeTimedSerializer | None] = {}
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        if key not in self._serializers:  # two threads at once build two equal serializers: harmless
+            self._serializers[key] = super().get_signing_serializer(app)
+        return self._serializers[key]

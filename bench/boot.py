@@ -26,13 +26,13 @@ from bench.cards import random_key
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = """
 import json, time
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 import aidants
 imported = time.perf_counter()
 app = aidants.create_app()
-built = time.perf_counter()
+built, cpu = time.perf_counter(), time.process_time() - cpu
 rss = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS:"))
-print(json.dumps({"import": imported - started, "create_app": built - imported, "rss_kb": rss}))
+print(json.dumps({"import": imported - started, "create_app": built - imported, "cpu": cpu, "rss_kb": rss}))
 """
 
 
@@ -91,6 +91,8 @@ def main() -> None:
                   f"max {max(values):7.2f} {unit}")
         boot = [run["import"] + run["create_app"] for run in runs]
         print(f"{'import + create_app':<22} median {statistics.median(boot):7.2f} s    max {max(boot):7.2f} s")
+        cpu = [run["cpu"] for run in runs]  # this process's CPU: steadier than wall time on a busy machine
+        print(f"{'  of which CPU':<22} median {statistics.median(cpu):7.2f} s    max {max(cpu):7.2f} s")
         if args.importtime:
             print("\nslowest imports (cumulative ms):")
             for micros, name in slowest_imports(env, 25):

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace, target: str, workdir: Path) -> None:
                "SMTP_STARTTLS": "false", "CELERY_QUEUE": f"bench-{uuid.uuid4().hex[:8]}", "JOBS_NUDGE": "true",
                "CELERY_BROKER_URL": args.broker_url or f"sqla+sqlite:///{workdir / 'broker.sqlite3'}"}
     app = build_app(environ)
-    from aidants.jobs.engine import celery
+    from aidants.jobs.celery_app import celery
 
     command = [sys.executable, "-m", "celery", "-A", "aidants.jobs.worker", "worker", "--pool", "solo",
                "-Q", environ["CELERY_QUEUE"], "--without-gossip", "--without-mingle", "--without-heartbeat",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, g
 
 from aidants import clock, db, errors, logs
 from aidants.accounts.models import Aidant, Throttle
@@ -266,3 +266,120 @@ def test_log_format_is_a_setting_json_or_plain(tmp_path: Path) -> None:
     assert isinstance(logs.formatter("plain"), logs.PlainFormatter)
     assert load_config({"AIDANTS_ENV": "development"}, tmp_path)["LOG_FORMAT"] == "plain"
     assert load_config({"AIDANTS_ENV": "development", "LOG_FORMAT": "json"}, tmp_path)["LOG_FORMAT"] == "json"
+
+
+# --- reads before BEGIN: only marked plain SELECTs, and never a write on its own --------------------
+
+
+def _in_transaction(app: Flask) -> bool:
+    """Whether the request's connection has a transaction open on the server (PostgreSQL's status)."""
+    dbapi = db.session().connection().connection.dbapi_connection
+    assert dbapi is not None
+    return bool(dbapi.info.transaction_status != 0)  # psycopg.pq.TransactionStatus.IDLE
+
+
+def _postgres_only() -> None:
+    if db.engine().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL variant: SQLite's driver begins a transaction only before a write already")
+
+
+def _marked(sql: str) -> sa.Executable:
+    return db.outside_transaction(sa.text(sql))
+
+
+def test_a_marked_plain_select_runs_before_begin_and_the_next_write_begins_the_transaction(app: Flask) -> None:
+    _postgres_only()
+    db.session().rollback()
+    assert db.session().execute(_marked("SELECT count(*) FROM aidant")).scalar_one() == 0
+    assert not _in_transaction(app)
+    enqueue_mail("a@example.org", "Objet", "Corps", now=clock.now())
+    db.session().flush()
+    assert _in_transaction(app)
+    db.session().rollback()
+    assert _count(app, OutboxMessage) == 0  # the write was inside the transaction, not committed alone
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT id FROM aidant FOR UPDATE",
+    "select id from aidant for no key update",
+    "SELECT id FROM aidant FOR SHARE",
+    "SELECT pg_advisory_xact_lock(42)",
+    "SELECT nextval('aidant_id_seq')",
+    "SELECT set_config('statement_timeout', '1000', true)",
+    "WITH gone AS (DELETE FROM throttle RETURNING key) SELECT count(*) FROM gone",
+    "SELECT 1 INTO TEMPORARY t_into",
+])
+def test_a_marked_statement_that_locks_or_has_an_effect_begins_the_transaction(app: Flask, sql: str) -> None:
+    _postgres_only()
+    db.session().rollback()
+    db.session().execute(_marked(sql))
+    assert _in_transaction(app)
+    db.session().rollback()
+
+
+def test_an_unmarked_select_begins_the_transaction_as_before(app: Flask) -> None:
+    _postgres_only()
+    db.session().rollback()
+    db.session().execute(sa.text("SELECT count(*) FROM aidant"))
+    assert _in_transaction(app)
+    db.session().rollback()
+
+
+def test_a_marked_select_inside_a_transaction_stays_inside(app: Flask) -> None:
+    _postgres_only()
+    db.session().rollback()
+    enqueue_mail("a@example.org", "Objet", "Corps", now=clock.now())
+    db.session().flush()
+    db.session().execute(_marked("SELECT count(*) FROM outbox_message"))
+    assert _in_transaction(app)
+    db.session().rollback()
+    assert _count(app, OutboxMessage) == 0
+
+
+def test_after_a_failing_marked_select_the_next_statement_is_in_a_transaction(app: Flask) -> None:
+    _postgres_only()
+    db.session().rollback()
+    with pytest.raises(sa.exc.ProgrammingError):
+        db.session().execute(_marked("SELECT nothing FROM nowhere"))
+    db.session().rollback()
+    enqueue_mail("a@example.org", "Objet", "Corps", now=clock.now())
+    db.session().flush()
+    assert _in_transaction(app)
+    db.session().rollback()
+    assert _count(app, OutboxMessage) == 0
+
+
+def test_a_signed_in_page_reads_its_session_before_begin_and_still_writes_activity(app: Flask,
+                                                                                    fixed_clock) -> None:
+    from aidants.accounts.models import AidantSession
+
+    seen: list[tuple[bool, bool]] = []
+
+    def probe() -> str:
+        seen.append((g.aidant is not None, _in_transaction(app) if db.is_postgresql() else False))
+        return "ok"
+
+    app.add_url_rule("/_t/probe", "t_probe", probe)
+    who = make_aidant(fixed_clock.now())
+    client = app.test_client()
+    sign_in(client, who, fixed_clock.now())
+    assert client.get("/_t/probe").status_code == 200
+    assert seen == [(True, False)]  # signed in, and the session lookup opened no transaction
+    fixed_clock.advance(seconds=45)  # past the activity granularity: one write, kept
+    assert client.get("/_t/probe").status_code == 200
+    with app.extensions["db_engine"].connect() as connection:
+        last = connection.execute(sa.select(sa.func.max(AidantSession.last_active_at))).scalar_one()
+    assert last == fixed_clock.now()
+
+
+def test_an_engine_in_autocommit_by_its_own_setting_stays_so_across_checkins(app: Flask) -> None:
+    _postgres_only()
+    engine = sa.create_engine(db.engine().url, isolation_level="AUTOCOMMIT", pool_size=1)
+    try:
+        for _ in range(2):
+            with engine.connect() as connection:
+                connection.execute(db.outside_transaction(sa.text("SELECT 1")))
+                dbapi = connection.connection.dbapi_connection
+                assert dbapi is not None and dbapi.autocommit
+    finally:
+        engine.dispose()

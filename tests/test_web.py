@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 from aidants import create_app, web
 from aidants.jobs import delivery
 from tests.conftest import PRODUCTION_SECRETS, build_app, require
-from tests.factories import make_aidant, sign_in
+from tests.factories import last_login_path, make_aidant, sign_in
 from tests.test_config import PRODUCTION_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -343,3 +343,29 @@ def test_development_emails_go_to_the_console_and_the_outbox(client, fixed_clock
     assert link and f"email to {who.aidant.email}" in printed
     outbox = text(client.get("/dev/outbox"))
     assert link.group(0) in outbox and who.aidant.email in outbox
+
+
+def test_a_signed_in_page_that_changes_nothing_does_not_send_the_cookie_again(client, fixed_clock):
+    who = make_aidant(fixed_clock.now())
+    client.post("/connexion", data={"email": who.aidant.email, "code": who.code(fixed_clock.now())})
+    signed_in = client.post(last_login_path(who.aidant.email))
+    assert "aidants_session=" in signed_in.headers["Set-Cookie"]  # sign-in sets it, with its expiry
+    client.get("/mentions-legales")  # the first page may keep the CSRF secret in the session: a change
+    page = client.get("/mentions-legales")
+    assert page.status_code == 200 and "Set-Cookie" not in page.headers
+    assert client.get("/espace-aidant").status_code == 200  # and the cookie still signs the aidant in
+
+
+def test_the_session_cookie_is_checked_with_the_current_secret_key(client, fixed_clock):
+    who = make_aidant(fixed_clock.now())
+    sign_in(client, who, fixed_clock.now())
+    assert client.get("/espace-aidant").status_code == 200
+    previous = client.application.secret_key
+    client.application.secret_key = "another-secret-key-for-this-test"
+    try:
+        assert client.get("/espace-aidant").status_code == 302  # signed by the old key: not a session
+        client.application.config["SECRET_KEY_FALLBACKS"] = [previous]
+        assert client.get("/espace-aidant").status_code == 200  # the old key accepted as a fallback
+    finally:
+        client.application.secret_key = previous
+        client.application.config["SECRET_KEY_FALLBACKS"] = []

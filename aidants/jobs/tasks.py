@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aidants import clock
 from aidants.jobs import delivery, runs
-from aidants.jobs.engine import celery
+from aidants.jobs.celery_app import celery
 from aidants.journal import sequencer
 
 

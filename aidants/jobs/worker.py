@@ -6,7 +6,7 @@ from celery.signals import worker_process_init
 
 from aidants import create_app
 from aidants.jobs import tasks  # noqa: F401  (registers the tasks)
-from aidants.jobs.engine import celery
+from aidants.jobs.celery_app import celery
 
 flask_app = create_app()
 

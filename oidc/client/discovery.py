@@ -11,7 +11,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
 from flask import current_app
 
 from aidants import clock
@@ -58,6 +57,8 @@ def _cache() -> _Cache:
 
 def get_json(url: str, timeout: float | tuple[float, float]) -> dict[str, Any]:
     """GET a JSON object; redirects are not followed."""
+    import requests  # here, not at boot: slow to import, and only FranceConnect's metadata and keys need it
+
     try:
         response = requests.get(url, timeout=timeout, allow_redirects=False,
                                 headers={"Accept": "application/json"})

@@ -13,17 +13,18 @@ import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
-
-import requests
-from authlib.integrations.base_client import OAuthError
-from authlib.integrations.requests_client import OAuth2Session
 
 from aidants.security import crypto
 from oidc.client import discovery
 from oidc.client.settings import Settings
 from oidc.client.tokens import TokenError, Verifier
+
+if TYPE_CHECKING:
+    # Imported where used: ``requests`` and authlib's requests client cost about 0.1 s at each worker's
+    # start, and only the few requests that talk to FranceConnect need them.
+    from authlib.integrations.requests_client import OAuth2Session
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ def _metadata(settings: Settings) -> dict[str, Any]:
 
 def begin(settings: Settings, aidant_id: int, now: dt.datetime, purpose: str = "mandat") -> tuple[str, Pending]:
     """The URL of FranceConnect's authorization endpoint, and what to keep until the callback."""
+    from authlib.integrations.requests_client import OAuth2Session
+
     endpoint = _metadata(settings)["authorization_endpoint"]
     pending = Pending(state=crypto.new_token(), nonce=secrets.token_urlsafe(NONCE_BYTES), issuer=settings.issuer,
                       aidant_id=aidant_id, started_at=now.timestamp(), purpose=purpose)
@@ -125,6 +128,10 @@ def check_callback(settings: Settings, pending: Pending | None, args: Mapping[st
 def complete(settings: Settings, pending: Pending | None, args: Mapping[str, str], aidant_id: int,
              now: dt.datetime) -> Identity:
     """Turn a callback into a verified identity: code → tokens → ID token → signed userinfo."""
+    import requests
+    from authlib.integrations.base_client import OAuthError
+    from authlib.integrations.requests_client import OAuth2Session
+
     code = check_callback(settings, pending, args, aidant_id, now)
     assert pending is not None
     meta = _metadata(settings)
@@ -163,6 +170,9 @@ def _jwks(settings: Settings, refresh: bool) -> Mapping[str, Any]:
 
 def _userinfo(client: OAuth2Session, endpoint: str) -> str:
     """FranceConnect v2's userinfo answer: a signed JWT (an unsigned JSON answer is refused)."""
+    import requests
+    from authlib.integrations.base_client import OAuthError
+
     try:
         response = client.get(endpoint, allow_redirects=False, headers={"Accept": "application/jwt"})
     except (requests.RequestException, OAuthError) as exc:
