@@ -329,8 +329,9 @@ def test_a_reading_error_reaches_the_caller(app, fixed_clock, monkeypatch):
     from aidants.journal import verification
 
     write(fixed_clock.now(), 3)
-    monkeypatch.setattr(verification, "_leaves_sql", lambda postgresql: "SELECT no_such_column FROM journal_leaf")
-    monkeypatch.setattr(verification, "_quick_sql", lambda: "SELECT no_such_column FROM journal_leaf")
+    monkeypatch.setattr(verification, "_leaves_sql",
+                        lambda postgresql, start=0: "SELECT no_such_column FROM journal_leaf")
+    monkeypatch.setattr(verification, "_quick_sql", lambda start=0: "SELECT no_such_column FROM journal_leaf")
     monkeypatch.setattr(verification, "_block_sql",
                         lambda: "SELECT no_such_column FROM journal_leaf WHERE leaf_index BETWEEN %s AND %s")
     with pytest.raises(Exception, match="no_such_column"):
