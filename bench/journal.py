@@ -116,55 +116,104 @@ def bench_appends(app: Flask, writers: int, total: int) -> None:
           f"{elapsed:.2f} s, {done / elapsed:,.0f} appends/s")
 
 
-def _process_writer(target: str, workdir: str, number: int, share: int, barrier: Any, failures: Any) -> None:
-    """One writer process: its own app and connection, ``share`` appends, one transaction each."""
+def _session_settings(settings: tuple[str, ...]) -> Any:
+    """A ``connect`` listener that applies the bench's session settings (``SET commit_delay …``)."""
+    def apply(dbapi_connection: Any, _record: Any) -> None:
+        for setting in settings:
+            dbapi_connection.execute(setting)
+        dbapi_connection.commit()
+    return apply
+
+
+def _process_writer(target: str, workdir: str, number: int, share: int, barrier: Any, failures: Any,
+                    threads: int = 1, settings: tuple[str, ...] = ()) -> None:
+    """One writer process: its own app, ``threads`` threads with a connection each, ``share`` appends per
+    thread, one transaction each (as a gunicorn worker with that many threads would)."""
     try:
         app = build_app(target, Path(workdir) / f"w{number}")
-        with app.app_context():
-            db.session().execute(sa.text("SELECT 1"))
-            db.commit()
-            barrier.wait()
-            for n in range(share):
-                journal.append("bench_append", now=dt.datetime.now(dt.UTC), actor_kind="system",
-                               aidant_id=number, organisation_id=n, extra={"writer": number, "n": n})
+        if settings:
+            app.extensions["db_engine"].dispose()
+            sa.event.listen(app.extensions["db_engine"], "connect", _session_settings(settings))
+
+        def write(thread: int, ready: threading.Barrier | None) -> None:
+            with app.app_context():
+                db.session().execute(sa.text("SELECT 1"))
                 db.commit()
+                if ready is not None:
+                    ready.wait()
+                else:
+                    barrier.wait()
+                writer = number * threads + thread
+                for n in range(share):
+                    journal.append("bench_append", now=dt.datetime.now(dt.UTC), actor_kind="system",
+                                   aidant_id=writer, organisation_id=n, extra={"writer": writer, "n": n})
+                    db.commit()
+
+        if threads == 1:
+            write(0, None)
+        else:
+            ready = threading.Barrier(threads + 1)
+            workers = [threading.Thread(target=write, args=(thread, ready)) for thread in range(threads)]
+            for worker in workers:
+                worker.start()
+            ready.wait()  # every thread connected: now the common start
+            barrier.wait()
+            for worker in workers:
+                worker.join()
         app.extensions["db_engine"].dispose()
     except BaseException as exc:
         failures.put(repr(exc))
         raise
 
 
-def _raw_writer(target: str, _workdir: str, number: int, share: int, barrier: Any, failures: Any) -> None:
-    """The floor to compare with: the same INSERT and commit through psycopg alone (no app, no SQLAlchemy)."""
+def _raw_writer(target: str, _workdir: str, number: int, share: int, barrier: Any, failures: Any,
+                threads: int = 1, settings: tuple[str, ...] = (), *, autocommit: bool = False) -> None:
+    """The floor to compare with: the same INSERT and commit through psycopg alone (no app, no SQLAlchemy);
+    with ``autocommit`` the INSERT is its own transaction (one round trip, no BEGIN or COMMIT sent): the
+    machine's ceiling for one commit per entry, which no service transaction can beat."""
     import psycopg
     from psycopg.types.json import Json
 
+    del threads  # one connection per process
     try:
         url = sa.make_url(target)
         with psycopg.connect(host=url.host, port=url.port, user=url.username, password=url.password,
-                             dbname=url.database) as connection:
+                             dbname=url.database, autocommit=autocommit) as connection:
+            for setting in settings:
+                connection.execute(setting)
             connection.execute("SELECT 1")
             connection.commit()
             barrier.wait()
             for n in range(share):
                 connection.execute(journal._INSERT_POSTGRESQL, (  # the very statement append sends
                     dt.datetime.now(dt.UTC), "bench_append", "system", number, n, None, None, None, None, None,
-                    Json({"writer": number, "n": n}, dumps=_CANONICAL))).fetchone()
-                connection.commit()
+                    Json({"writer": number, "n": n}, dumps=_CANONICAL)), prepare=True).fetchone()
+                if not autocommit:
+                    connection.commit()
     except BaseException as exc:
         failures.put(repr(exc))
         raise
 
 
-def bench_append_processes(target: str, workdir: Path, writers: int, total: int, *, raw: bool = False) -> None:
-    """``writers`` processes (as gunicorn workers would be), each appending its share of ``total``; with
-    ``raw``, the same statement through psycopg alone, to show what the service's layers cost."""
+def _raw_autocommit_writer(*args: Any) -> None:
+    _raw_writer(*args, autocommit=True)
+
+
+def bench_append_processes(target: str, workdir: Path, writers: int, total: int, *, raw: str = "",
+                           threads: int = 1, settings: tuple[str, ...] = ()) -> float:
+    """``writers`` concurrent writers in ``writers // threads`` processes of ``threads`` threads (as gunicorn
+    workers would be), each appending its share of ``total``; with ``raw`` ("tx" or "autocommit"), the same
+    statement through psycopg alone (one process per writer), to show what the service's layers cost.
+    The rate."""
     context = multiprocessing.get_context("fork")
+    threads = 1 if raw else threads
     share = total // writers
-    barrier, failures = context.Barrier(writers + 1), context.Queue()
-    function = _raw_writer if raw else _process_writer
-    processes = [context.Process(target=function, args=(target, str(workdir), n, share, barrier, failures))
-                 for n in range(writers)]
+    count = writers // threads
+    barrier, failures = context.Barrier(count + 1), context.Queue()
+    function = {"": _process_writer, "tx": _raw_writer, "autocommit": _raw_autocommit_writer}[raw]
+    processes = [context.Process(target=function, args=(target, str(workdir), n, share, barrier, failures, threads,
+                                                        settings))
+                 for n in range(count)]
     for process in processes:
         process.start()
     barrier.wait()
@@ -174,10 +223,14 @@ def bench_append_processes(target: str, workdir: Path, writers: int, total: int,
     elapsed = time.perf_counter() - began
     if not failures.empty():
         raise SystemExit(f"appends failed: {failures.get()}")
-    done = share * writers
-    what = "raw psycopg, same INSERT" if raw else "journal.services.append"
-    print(f"appends ({what}): {done} entries, {writers} writer processes, one transaction each: "
+    done = share * count * threads
+    what = {"": "journal.services.append + commit", "tx": "raw psycopg, same INSERT + COMMIT",
+            "autocommit": "raw psycopg, the INSERT alone in autocommit"}[raw]
+    how = f"{count} processes" if threads == 1 else f"{count} processes x {threads} threads"
+    extra = f", {'; '.join(settings)}" if settings else ""
+    print(f"appends ({what}): {done} entries, {how}, one transaction each{extra}: "
           f"{elapsed:.2f} s, {done / elapsed:,.0f} appends/s")
+    return done / elapsed
 
 
 # --- (b) the sequencer ----------------------------------------------------------------------------
@@ -279,17 +332,35 @@ def fill(app: Flask, entries: int) -> None:
           f"in {elapsed:.1f} s in all")
 
 
-def bench_verify(app: Flask) -> None:
+def bench_verify(app: Flask) -> str | None:
+    """The full check (the default of ``aidants journal verify``); the latest signed note it verified."""
     with app.app_context():
         began, cpu = time.perf_counter(), time.process_time()
         result = verification.verify()
         elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
     state = "intact" if result.ok else f"BROKEN at leaf {result.first_bad_leaf} ({result.reason})"
-    print(f"verify: {result.checked} entries (+{result.pending} pending) in {elapsed:.2f} s, "
-          f"{result.checked / elapsed:,.0f} entries/s (this process's CPU: {cpu:.2f} s); journal {state}")
+    print(f"verify (full, every leaf recomputed): {result.checked} entries (+{result.pending} pending) in "
+          f"{elapsed:.2f} s, {result.checked / elapsed:,.0f} entries/s (this process's CPU: {cpu:.2f} s); "
+          f"journal {state}")
+    return result.note
+
+
+def bench_verify_incremental(app: Flask, note: str) -> None:
+    """``verify --incremental`` from the checkpoint the full check verified: the kept tree's consistency
+    (its stored right edge gives its root; not re-read), the later leaves recomputed, the pending read."""
+    with app.app_context():
+        kept = notes.open_note(note, notes.service_verifier_key())
+        began, cpu = time.perf_counter(), time.process_time()
+        result = verification.verify(since=kept)
+        elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
+    state = "intact" if result.ok else f"BROKEN at leaf {result.first_bad_leaf} ({result.reason})"
+    print(f"verify --incremental: {result.start} kept leaves (consistency only, not re-read) + {result.checked} "
+          f"new leaves recomputed (+{result.pending} pending) in {elapsed:.3f} s: {result.tree_size / elapsed:,.0f} "
+          f"entries covered/s, {result.checked / elapsed:,.0f} recomputed/s (CPU {cpu:.2f} s); journal {state}")
 
 
 def main() -> None:
+    global BENCH_DATABASE  # the one name the helpers above use, --name's
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", help="PostgreSQL server URL (default: a temporary SQLite file)")
     parser.add_argument("--writers", type=int, default=8)
@@ -297,23 +368,44 @@ def main() -> None:
     parser.add_argument("--appends", type=int, default=4000, help="entries appended by the writers in all")
     parser.add_argument("--entries", type=int, default=1_000_000, help="size of the tree to verify")
     parser.add_argument("--verify-runs", type=int, default=1, help="time the verification this many times")
-    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database bench_journal_j")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="with --processes: threads per writer process (gunicorn's gthread; writers in all "
+                             "stay --writers)")
+    parser.add_argument("--commit-delay", type=int, default=0, metavar="MICROSECONDS",
+                        help="then the same appends with the writers' sessions SET commit_delay (group commit; "
+                             "a superuser setting, the deployment's choice)")
+    parser.add_argument("--new-entries", type=int, default=10_000,
+                        help="entries added after the full check, for the incremental one")
+    parser.add_argument("--name", default=BENCH_DATABASE, help="the PostgreSQL database to create and drop")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database (--name)")
     args = parser.parse_args()
+    BENCH_DATABASE = args.name
     with tempfile.TemporaryDirectory(prefix="bench-journal-") as workdir:
         target = prepare_database(args.database_url, Path(workdir))
         print(f"database: {sa.make_url(target).render_as_string(hide_password=True)}")
         app = build_app(target, Path(workdir))
         try:
             if args.processes:
-                bench_append_processes(target, Path(workdir), args.writers, args.appends)
-                if args.database_url:  # the same run's floor
-                    bench_append_processes(target, Path(workdir), args.writers, args.appends, raw=True)
+                variants: list[tuple[str, ...]] = [()]
+                if args.commit_delay and args.database_url:
+                    variants.append((f"SET commit_delay = {int(args.commit_delay)}", "SET commit_siblings = 2"))
+                for settings in variants:
+                    bench_append_processes(target, Path(workdir), args.writers, args.appends, threads=args.threads,
+                                           settings=settings)
+                    if args.database_url:  # the same run's floors
+                        for raw in ("tx", "autocommit"):
+                            bench_append_processes(target, Path(workdir), args.writers, args.appends, raw=raw,
+                                                   settings=settings)
             else:
                 bench_appends(app, args.writers, args.appends)
             bench_integrate(app)
             fill(app, args.entries)
+            note = None
             for _ in range(args.verify_runs):
-                bench_verify(app)
+                note = bench_verify(app)
+            if note is not None and args.new_entries > 0:
+                fill(app, args.entries + args.new_entries)
+                bench_verify_incremental(app, note)
         finally:
             app.extensions["db_engine"].dispose()
             if not args.keep:

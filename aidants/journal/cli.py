@@ -58,11 +58,20 @@ def journal_public_key() -> None:
 
 @journal_group.command("verify")
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="also check a checkpoint written by 'aidants journal checkpoint'")
+              help="also check a checkpoint written by 'aidants journal checkpoint' (or --save)")
 @click.option("--public-key", "public_key", help="verifier key to check checkpoints with (default: the service's)")
+@click.option("--incremental", is_flag=True,
+              help="trust the leaves of --checkpoint (verified before): check the tree's consistency with it and "
+                   "recompute only the later leaves and the pending entries")
+@click.option("--save", "save_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="after a successful check, write the latest checkpoint verified here (for --incremental)")
 @with_appcontext
-def journal_verify(checkpoint_path: Path | None, public_key: str | None) -> None:
+def journal_verify(checkpoint_path: Path | None, public_key: str | None, incremental: bool,
+                   save_path: Path | None) -> None:
     """Recompute every leaf and the tree, check the latest checkpoint (and a kept one); exit 1 on any flaw."""
+    if incremental and checkpoint_path is None:
+        _fail("--incremental part d'un point de contrôle déjà vérifié : donnez-le avec --checkpoint.")
+        return
     verifier = public_key or notes.service_verifier_key()
     kept = None
     if checkpoint_path is not None:
@@ -75,7 +84,8 @@ def journal_verify(checkpoint_path: Path | None, public_key: str | None) -> None
             _fail(f"Point de contrôle refusé : {exc}.")
             return
     try:
-        result = verification.verify(verifier=verifier, sizes=[kept.tree_size] if kept else [])
+        result = verification.verify(verifier=verifier, sizes=[kept.tree_size] if kept else [],
+                                     since=kept if incremental else None)
     except notes.NoteError as exc:
         _fail(f"Clé publique refusée : {exc}.")
         return
@@ -91,6 +101,13 @@ def journal_verify(checkpoint_path: Path | None, public_key: str | None) -> None
         if result.roots.get(kept.tree_size) != kept.root_hash:
             _fail(f"Journal altéré : les {kept.tree_size} premières feuilles ne correspondent plus au point de "
                   "contrôle.")
+    if save_path is not None and result.note is not None:
+        save_path.write_text(result.note, encoding="utf-8")
+    if incremental:
+        click.echo(f"Journal cohérent avec le point de contrôle conservé ({result.start} feuilles, non relues) : "
+                   f"{result.checked} entrée(s) ajoutée(s) depuis recalculée(s), {result.pending} en attente "
+                   f"d'intégration ; racine {result.root_hash[:16]}…")
+        return
     click.echo(f"Journal intègre : {result.checked} entrée(s) dans l'arbre, {result.pending} en attente "
                f"d'intégration ; racine {result.root_hash[:16]}…"
                + (f" ; point de contrôle conservé vérifié ({kept.tree_size} feuilles)." if kept else "."))

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from aidants import db
 from aidants.journal import checkpoint as notes
-from aidants.journal import merkle
+from aidants.journal import merkle, tree
 from aidants.journal.models import HASHED_FIELDS, JournalCheckpoint, JournalEntry, canonical_encoding
 
 
@@ -139,6 +139,8 @@ class Verification:
     first_bad_leaf: int | None = None
     checkpoint_size: int | None = None
     roots: dict[int, bytes] = field(default_factory=dict)  # the roots at the sizes asked for
+    start: int = 0  # leaves below this index were trusted from a kept checkpoint (incremental), not recomputed
+    note: str | None = None  # the latest checkpoint's signed note, when it was verified
 
     @property
     def ok(self) -> bool:
@@ -153,10 +155,11 @@ class Verification:
         return self.root_hash
 
 
-def _leaves_sql(postgresql: bool) -> str:
-    # Only our own column names go into this text.
+def _leaves_sql(postgresql: bool, start: int = 0) -> str:
+    # Only our own column names and an integer go into this text.
     return (f"SELECT l.leaf_index, l.leaf_hash, e.seq IS NOT NULL, {entry_columns(postgresql)} "  # noqa: S608
-            "FROM journal_leaf l LEFT JOIN journal_entry e ON e.seq = l.entry_seq ORDER BY l.leaf_index")
+            "FROM journal_leaf l LEFT JOIN journal_entry e ON e.seq = l.entry_seq "
+            f"WHERE l.leaf_index >= {int(start)} ORDER BY l.leaf_index")
 
 
 # PostgreSQL's fast path: the server rebuilds the canonical encoding and hashes it, on its own core, when
@@ -176,8 +179,12 @@ def _number(column: str) -> str:
 
 
 def _canonical_text() -> str:
-    """The server's rebuilding of a plain entry's canonical encoding (``e``), as text."""
-    return " || ".join([
+    """The server's rebuilding of a plain entry's canonical encoding (``e``), as text.
+
+    One ``concat`` call builds the line at once (a chain of ``||`` would copy it at each step); every
+    argument is already a non-null text, so ``concat``'s treatment of NULL never comes into play.
+    """
+    return "concat(" + ", ".join([
         """'{"action":'""", _quoted("action"), """',"actor_kind":'""", _quoted("actor_kind"),
         """',"aidant_id":'""", _number("aidant_id"), """',"autorisation_id":'""", _number("autorisation_id"),
         """',"client_id":'""", _quoted("client_id"),
@@ -186,7 +193,7 @@ def _canonical_text() -> str:
         """'","demarches":'""", _quoted("demarches"), """',"extra":'""", "COALESCE(CAST(e.extra AS TEXT), 'null')",
         """',"mandat_id":'""", _number("mandat_id"), """',"organisation_id":'""", _number("organisation_id"),
         """',"seq":'""", "CAST(e.seq AS TEXT)", """',"usager_id":'""", _number("usager_id"), "'}'",
-    ])
+    ]) + ")"
 
 
 _STRINGS = "(e.action || e.actor_kind || COALESCE(e.demarches, '') || COALESCE(e.client_id, ''))"
@@ -199,10 +206,11 @@ def _quick_expression() -> str:
             f"l.leaf_hash = sha256('\\x00'::bytea || convert_to({_canonical_text()}, 'UTF8')), false)")
 
 
-def _quick_sql() -> str:
-    """Each leaf, its stored hash and whether the server confirmed it (``l``, ``e``), in order."""
+def _quick_sql(start: int = 0) -> str:
+    """Each leaf from ``start``, its stored hash and whether the server confirmed it (``l``, ``e``), in order."""
     return (f"SELECT l.leaf_index, l.leaf_hash, {_quick_expression()} FROM journal_leaf l "  # noqa: S608
-            "LEFT JOIN journal_entry e ON e.seq = l.entry_seq ORDER BY l.leaf_index")
+            f"LEFT JOIN journal_entry e ON e.seq = l.entry_seq WHERE l.leaf_index >= {int(start)} "
+            "ORDER BY l.leaf_index")
 
 
 def _slow_rows(engine: sa.Engine, indexes: list[int]) -> dict[int, Sequence[Any]]:
@@ -217,12 +225,19 @@ def _pending_sql(postgresql: bool) -> str:
             "(SELECT 1 FROM journal_leaf l WHERE l.entry_seq = e.seq) ORDER BY e.seq")
 
 
-def verify(batch: int = 10000, *, verifier: str | None = None, sizes: Iterable[int] = ()) -> Verification:
+def verify(batch: int = 10000, *, verifier: str | None = None, sizes: Iterable[int] = (),
+           since: notes.Checkpoint | None = None) -> Verification:
     """Recompute every leaf and the root; check the latest checkpoint with ``verifier`` (default: ours).
 
     On PostgreSQL an intact tree is checked by the fast path (``_fast_leaves``); any doubt it raises (a
     gap, a leaf of the wrong length, an entry that does not match) sends the whole check down the
     streaming path, which finds and names the first bad leaf.
+
+    ``since`` (incremental, an explicit choice): a checkpoint the caller verified earlier and kept (its
+    signature already checked). Its leaves are not recomputed: the stored subtrees of its right edge must
+    give its root (the tree was not rewritten below it), and the leaves after it are recomputed from their
+    entries and extend that edge to the latest signed root (consistency). An entry below it that was
+    altered together with its leaf hash, the stored nodes left alone, is only caught by the full check.
     """
     if batch < 1:
         raise ValueError("batch must be at least 1")
@@ -234,13 +249,21 @@ def verify(batch: int = 10000, *, verifier: str | None = None, sizes: Iterable[i
     leaf = leaf_hasher(engine)
     frontier = merkle.Frontier()
     roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT} if 0 in wanted else {}
-    targets = [size for size in wanted if size > 0]
+    start = 0
+    if since is not None and since.tree_size > 0:
+        start = since.tree_size
+        kept = _kept_frontier(since)
+        if isinstance(kept, str):
+            return Verification(0, None, kept, 0, "", first_bad_leaf=None,
+                                checkpoint_size=latest.tree_size if latest else None, start=start)
+        frontier, roots[start] = kept, since.root_hash
+    targets = [size for size in wanted if size > start]
     bad: tuple[int, int | None, str] | None = None
-    fast = _fast_leaves(engine, leaf) if postgresql else None
+    fast = _fast_leaves(engine, leaf, start) if postgresql else None
     if fast is not None:
         _extend(frontier, fast, targets, roots)
-        return _finish(frontier, None, latest, verifier, roots, leaf, batch)
-    for chunk in _batches(_quick_sql() if postgresql else _leaves_sql(postgresql), batch):
+        return _finish(frontier, None, latest, verifier, roots, leaf, batch, start)
+    for chunk in _batches(_quick_sql(start) if postgresql else _leaves_sql(postgresql, start), batch):
         unconfirmed = [row[0] for row in chunk if not row[2]] if postgresql else []
         slow = _slow_rows(engine, unconfirmed) if unconfirmed else {}
         hashes: list[bytes] = []
@@ -264,12 +287,26 @@ def verify(batch: int = 10000, *, verifier: str | None = None, sizes: Iterable[i
         _extend(frontier, hashes, targets, roots)
         if bad:
             break
-    return _finish(frontier, bad, latest, verifier, roots, leaf, batch)
+    return _finish(frontier, bad, latest, verifier, roots, leaf, batch, start)
+
+
+def _kept_frontier(since: notes.Checkpoint) -> merkle.Frontier | str:
+    """The stored right edge of the kept checkpoint's tree when it still gives the kept root; else why not."""
+    size = since.tree_size
+    try:
+        kept = tree.frontier(db.session(), size) if size <= tree.size() else None
+    except tree.ProofError:
+        kept = None
+    if kept is None:
+        return f"l'arbre n'a plus les {size} feuilles du point de contrôle conservé"
+    if kept.root() != since.root_hash:
+        return f"les {size} premières feuilles ne correspondent plus au point de contrôle conservé"
+    return kept
 
 
 def _finish(frontier: merkle.Frontier, bad: tuple[int, int | None, str] | None, latest: JournalCheckpoint | None,
             verifier: str | None, roots: dict[int, bytes], leaf: Callable[[Sequence[Any]], bytes],
-            batch: int) -> Verification:
+            batch: int, start: int = 0) -> Verification:
     """The pending entries read, the latest checkpoint checked, the outcome (after the leaves were)."""
     postgresql = db.engine().dialect.name == "postgresql"
     reason, first_bad_leaf, first_bad_seq = "", None, None
@@ -283,8 +320,9 @@ def _finish(frontier: merkle.Frontier, bad: tuple[int, int | None, str] | None, 
             pending += len(chunk)
     if not bad and latest is not None:
         reason = _check_latest(latest, verifier, roots)
-    return Verification(frontier.size, first_bad_seq, reason, frontier.size, frontier.root().hex(), pending,
-                        first_bad_leaf, latest.tree_size if latest else None, roots)
+    note = latest.note if latest is not None and not reason else None
+    return Verification(frontier.size - start, first_bad_seq, reason, frontier.size, frontier.root().hex(), pending,
+                        first_bad_leaf, latest.tree_size if latest else None, roots, start, note)
 
 
 # --- PostgreSQL's fast path ------------------------------------------------------------------------------------
@@ -306,6 +344,27 @@ _PLAIN_STRINGS = (f"strpos({_STRINGS}, '\"') = 0 AND strpos({_STRINGS}, '\\') = 
 
 
 def _block_sql() -> str:
+    """A block without a join: its leaves (count, hashes, entry ids, in index order), then the lines of the
+    entries whose ids lie between the smallest and the largest of the block's, in id order.
+
+    The sequencer integrates entries in id order, so these two lists of ids are nearly always equal, and then
+    the lines line up with the leaves: two range scans, where the join would probe the entries' index once a
+    leaf (about a quarter of the server's time). When they differ (an entry integrated late, one pending or
+    missing inside the range), ``_joined_block_sql`` reads the block again. Each side's aggregates read one
+    ordered subquery, so they see its rows in one order; were it ever another, the ids would not match (a
+    second reading) or the root would not (a false alarm), never a false confirmation.
+    """
+    line = f"COALESCE(CASE WHEN {_PLAIN_STRINGS} THEN {_canonical_text()} END, '')"
+    return ("SELECT l.n, l.hashes, l.seqs, b.seqs, b.lines FROM ("  # noqa: S608 (our columns)
+            "SELECT COUNT(*) AS n, string_agg(leaf_hash, ''::bytea) AS hashes, array_agg(entry_seq) AS seqs, "
+            "MIN(entry_seq) AS lo, MAX(entry_seq) AS hi FROM (SELECT leaf_hash, entry_seq FROM journal_leaf "
+            "WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index) AS x) AS l, LATERAL ("
+            "SELECT array_agg(seq) AS seqs, convert_to(string_agg(line, E'\n'), 'UTF8') AS lines FROM ("
+            f"SELECT e.seq, {line} AS line FROM journal_entry e WHERE e.seq BETWEEN l.lo AND l.hi "
+            "ORDER BY e.seq) AS y) AS b")
+
+
+def _joined_block_sql() -> str:
     # The leaves in index order (an index scan, then a nested loop on the entries' primary key: a block
     # touches only its own entries) feed the two aggregates in that order, with no sort; were the order ever
     # different, the root would not match the checkpoint: a false alarm, never a false confirmation.
@@ -327,13 +386,17 @@ def _one(engine: sa.Engine, sql: str, params: Sequence[Any], settings: Sequence[
     return row
 
 
-def _blocks(engine: sa.Engine, size: int) -> Iterator[tuple[int, Sequence[Any]]]:
+def _blocks(engine: sa.Engine, start: int, size: int) -> Iterator[tuple[int, Sequence[Any]]]:
     """Each block's first index and row, in order; two connections read the next blocks (the server
     rebuilds their lines on two cores) while the caller hashes this one."""
-    firsts = range(0, size, FAST_BLOCK)
+    firsts = range(start, size, FAST_BLOCK)
 
     def read(first: int) -> Sequence[Any]:
-        return _one(engine, _block_sql(), [first, min(size, first + FAST_BLOCK)], _BLOCK_SETTINGS)
+        end = min(size, first + FAST_BLOCK)
+        count, hashes, leaf_seqs, entry_seqs, lines = _one(engine, _block_sql(), [first, end], _BLOCK_SETTINGS)
+        if leaf_seqs != entry_seqs:  # not lined up: the join pairs each leaf with its entry
+            count, hashes, lines = _one(engine, _joined_block_sql(), [first, end], _BLOCK_SETTINGS)
+        return count, hashes, lines
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="journal-verify") as pool:
         ahead = [pool.submit(read, first) for first in firsts[:3]]
@@ -348,14 +411,15 @@ def _blocks(engine: sa.Engine, size: int) -> Iterator[tuple[int, Sequence[Any]]]
                 future.cancel()
 
 
-def _fast_leaves(engine: sa.Engine, leaf: Callable[[Sequence[Any]], bytes]) -> list[bytes] | None:
-    """Every leaf hash of an intact tree, in order, each confirmed from its entry; None at the first doubt."""
+def _fast_leaves(engine: sa.Engine, leaf: Callable[[Sequence[Any]], bytes], start: int = 0) -> list[bytes] | None:
+    """Every leaf hash of an intact tree from ``start``, in order, each confirmed from its entry; None at the
+    first doubt."""
     size = int(_one(engine, "SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM journal_leaf", ())[0])
     if size == 0:
         return None
     sha256 = hashlib.sha256
     leaves: list[bytes] = []
-    for first, (count, joined, lines) in _blocks(engine, size):
+    for first, (count, joined, lines) in _blocks(engine, start, size):
         expected = min(size, first + FAST_BLOCK) - first
         if count != expected or joined is None or len(joined) != 32 * expected:
             return None  # a gap (indexes are unique), or a hash of another length

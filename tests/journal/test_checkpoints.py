@@ -184,3 +184,64 @@ def test_an_entry_proof_verifies_with_the_public_key_and_the_proof_alone(app, fi
     assert merkle.verify_inclusion(bytes.fromhex(str(found["leaf_hash"])), int(str(found["leaf_index"])),
                                    signed.tree_size, proof, signed.root_hash)
     assert bytes.fromhex(str(found["leaf_hash"])) == reference_leaf(db.session().get(JournalEntry, entries[3].seq))
+
+
+# --- incremental verification (an explicit option; the full check stays the default) ------------------------
+
+
+def test_incremental_verify_recomputes_only_the_leaves_after_the_kept_checkpoint(app, fixed_clock, tmp_path):
+    write(fixed_clock.now(), 5)
+    saved = tmp_path / "verified.txt"
+    full = cli(app, "journal", "verify", "--save", str(saved))
+    assert full.exit_code == 0, full.output
+    assert notes.open_note(saved.read_text(), notes.service_verifier_key()).tree_size == 5
+    write(fixed_clock.now(), 3)
+    journal_services.append("waiting", now=fixed_clock.now())
+    db.commit()
+    result = cli(app, "journal", "verify", "--checkpoint", str(saved), "--incremental", "--save", str(saved))
+    assert result.exit_code == 0, result.output
+    assert "(5 feuilles, non relues) : 3 entrée(s) ajoutée(s) depuis recalculée(s), 1 en attente" in result.output
+    assert notes.open_note(saved.read_text(), notes.service_verifier_key()).tree_size == 8
+    kept = notes.open_note(saved.read_text(), notes.service_verifier_key())
+    outcome = journal_services.verify(since=kept)
+    assert outcome.ok and (outcome.start, outcome.checked, outcome.tree_size) == (8, 0, 8)
+
+
+def test_incremental_verify_catches_a_new_entry_altered_and_names_its_leaf(app, fixed_clock, tmp_path):
+    write(fixed_clock.now(), 5)
+    path = checkpoint_file(app, tmp_path)
+    write(fixed_clock.now(), 3)
+    tamper(("UPDATE journal_entry SET action = 'forged' WHERE seq = 7", {}))
+    result = cli(app, "journal", "verify", "--checkpoint", str(path), "--incremental")
+    assert result.exit_code == 1
+    assert "feuille n° 6, entrée n° 7 (contenu modifié)" in result.output
+
+
+def test_incremental_verify_catches_a_rewritten_past_and_a_cut_tail(app, fixed_clock, tmp_path):
+    write(fixed_clock.now(), 5)
+    path = checkpoint_file(app, tmp_path)
+    write(fixed_clock.now(), 3)
+    # An old leaf rewritten with its stored subtree: the kept root no longer comes out of the stored edge.
+    tamper(("UPDATE journal_leaf SET leaf_hash = :h WHERE leaf_index = 4", {"h": b"\x01" * 32}))
+    result = cli(app, "journal", "verify", "--checkpoint", str(path), "--incremental")
+    assert result.exit_code == 1
+    assert "les 5 premières feuilles ne correspondent plus au point de contrôle conservé" in result.output
+    tamper(("DELETE FROM journal_leaf WHERE leaf_index >= 2", {}), ("DELETE FROM journal_node", {}))
+    result = cli(app, "journal", "verify", "--checkpoint", str(path), "--incremental")
+    assert result.exit_code == 1
+    assert "l'arbre n'a plus les 5 feuilles du point de contrôle conservé" in result.output
+
+
+def test_incremental_needs_a_kept_checkpoint_and_the_full_check_stays_the_default(app, fixed_clock, tmp_path):
+    write(fixed_clock.now(), 4)
+    result = cli(app, "journal", "verify", "--incremental")
+    assert result.exit_code == 1 and "--checkpoint" in result.output
+    path = checkpoint_file(app, tmp_path)
+    # An old entry altered together with its leaf hash (the stored nodes left alone): only the full check,
+    # which recomputes every leaf and the tree, sees it.
+    tamper(("UPDATE journal_entry SET action = 'forged' WHERE seq = 2", {}))
+    forged = db.session().get(JournalEntry, 2)
+    tamper(("UPDATE journal_leaf SET leaf_hash = :h WHERE leaf_index = 1", {"h": reference_leaf(forged)}))
+    assert cli(app, "journal", "verify", "--checkpoint", str(path), "--incremental").exit_code == 0
+    result = cli(app, "journal", "verify")
+    assert result.exit_code == 1 and "racine ne correspond plus" in result.output

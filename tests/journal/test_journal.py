@@ -329,8 +329,9 @@ def test_a_reading_error_reaches_the_caller(app, fixed_clock, monkeypatch):
     from aidants.journal import verification
 
     write(fixed_clock.now(), 3)
-    monkeypatch.setattr(verification, "_leaves_sql", lambda postgresql: "SELECT no_such_column FROM journal_leaf")
-    monkeypatch.setattr(verification, "_quick_sql", lambda: "SELECT no_such_column FROM journal_leaf")
+    monkeypatch.setattr(verification, "_leaves_sql",
+                        lambda postgresql, start=0: "SELECT no_such_column FROM journal_leaf")
+    monkeypatch.setattr(verification, "_quick_sql", lambda start=0: "SELECT no_such_column FROM journal_leaf")
     monkeypatch.setattr(verification, "_block_sql",
                         lambda: "SELECT no_such_column FROM journal_leaf WHERE leaf_index BETWEEN %s AND %s")
     with pytest.raises(Exception, match="no_such_column"):
@@ -420,3 +421,44 @@ def test_append_refuses_personal_data(app, fixed_clock, extra):
         journal.append("oops", now=fixed_clock.now(), client_id="camille@exemple.fr")
     assert rows() == []
 
+
+
+def test_append_goes_through_the_engines_listeners_and_marks_the_transaction_written(app, fixed_clock):
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement, parameters, _context, _many):
+        seen.append(statement)
+
+    sa.event.listen(db.engine(), "before_cursor_execute", note)
+    try:
+        entry = journal.append("listened", now=fixed_clock.now(), aidant_id=3, extra={"k": 1})
+    finally:
+        sa.event.remove(db.engine(), "before_cursor_execute", note)
+    assert [statement for statement in seen if "journal_entry" in statement] != []
+    # The request wrote: an independent transaction would wait for it, so it is refused (db's rule).
+    with pytest.raises(RuntimeError, match="already wrote"), db.independent_transaction():
+        pass
+    db.commit()
+    assert [(row.seq, row.action, row.extra) for row in rows()] == [(entry.seq, "listened", {"k": 1})]
+
+
+def test_append_of_an_unstorable_value_is_refused_as_malformed_input(app, fixed_clock):
+    from aidants.input_guard import MalformedInput
+
+    with pytest.raises(MalformedInput):
+        journal.append("nul", now=fixed_clock.now(), client_id="service\x00")
+    with pytest.raises(MalformedInput):
+        journal.append("huge", now=fixed_clock.now(), aidant_id=2**64)
+    db.session().rollback()
+    assert rows() == []
+
+
+def test_a_database_error_of_append_reaches_the_caller_wrapped_and_the_session_recovers(app, fixed_clock):
+    if not is_postgresql():
+        pytest.skip("SQLite stores any integer in an INTEGER column")
+    with pytest.raises(sa.exc.DBAPIError):  # aidant_id is a 32-bit integer column
+        journal.append("too_big", now=fixed_clock.now(), aidant_id=2**40)
+    db.session().rollback()
+    journal.append("after", now=fixed_clock.now())
+    db.commit()
+    assert [row.action for row in rows()] == ["after"]
