@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,12 +34,20 @@ def retry_after(key: str, now: dt.datetime) -> int:
 def longest_wait(keys: Sequence[str], now: dt.datetime) -> int:
     """Seconds to wait before every one of these keys may try again (0 when they all may now).
 
-    One SELECT for all of them: a sign-in checks three keys, and each round trip costs more than the row.
+    One SELECT for all of them: a sign-in checks three keys, and each round trip costs more than the row
+    (the sign-in even reads them with the aidant: ``blocked_until_statement``).
     """
-    latest = db.session().scalar(
-        sa.select(sa.func.max(Throttle.blocked_until))
-        .where(Throttle.key.in_(list(keys)), Throttle.blocked_until > now)
-    )
+    return seconds_until(db.session().scalar(blocked_until_statement(keys, now)), now)
+
+
+def blocked_until_statement(keys: Sequence[str], now: dt.datetime) -> sa.Select[Any]:
+    """The latest end of a block among these keys that is still running (NULL when none is)."""
+    return (sa.select(sa.func.max(Throttle.blocked_until))
+            .where(Throttle.key.in_(list(keys)), Throttle.blocked_until > now))
+
+
+def seconds_until(latest: dt.datetime | None, now: dt.datetime) -> int:
+    """Whole seconds from now until a block's end, rounded up (0 without a block)."""
     if latest is None:
         return 0
     return int((latest - now).total_seconds()) + 1

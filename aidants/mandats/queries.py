@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
@@ -19,7 +21,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from aidants import db
 from aidants.accounts.models import Aidant
 from aidants.journal.models import JournalEntry
-from aidants.mandats.models import EXPIRES_SOON, Autorisation, Mandat, MandatUsager, status_of
+from aidants.mandats.models import EXPIRES_SOON, Autorisation, Mandat, MandatUsager
 from aidants.usagers.models import Usager
 
 PAGE_SIZE = 20
@@ -72,7 +74,7 @@ def split_search(search: str) -> tuple[str, list[str]]:
     return " ".join(words), dates
 
 
-def _birthdate_filter(patterns: list[str]) -> sa.ColumnElement[bool] | None:
+def _birthdate_filter(patterns: list[str] | list[sa.BindParameter[str]]) -> sa.ColumnElement[bool] | None:
     """The usager was born on each date typed (an exact date, a month, a year)."""
     if not patterns:
         return None
@@ -80,7 +82,7 @@ def _birthdate_filter(patterns: list[str]) -> sa.ColumnElement[bool] | None:
     return MandatUsager.usager_id.in_(born)
 
 
-def _tab_filter(tab: str, now: dt.datetime) -> sa.ColumnElement[bool] | None:
+def _tab_filter(tab: str, now: dt.datetime | sa.BindParameter[dt.datetime]) -> sa.ColumnElement[bool] | None:
     """actifs: at least one active autorisation; termines: none active, one expired or replaced by a
     renewal; revoques: none active, one revoked by a revocation."""
     def closed(*conditions: sa.ColumnElement[bool]) -> sa.Exists:
@@ -103,24 +105,46 @@ def _tab_filter(tab: str, now: dt.datetime) -> sa.ColumnElement[bool] | None:
 
 def _name_filter(search: str) -> sa.ColumnElement[bool] | None:
     """Every word typed must start a word of the name (``dup`` finds « Jean Dupont »)."""
-    terms = name_key(search).split()[:5]
-    if not terms:
+    return _name_condition([(f"{term}%", f"% {term}%") for term in name_terms(search)])
+
+
+def name_terms(search: str) -> list[str]:
+    """The words of a search that the name must hold, as ``name_key`` writes them (five at most)."""
+    return name_key(search).split()[:5]
+
+
+def _name_condition(patterns: list[tuple[Any, Any]]) -> sa.ColumnElement[bool] | None:
+    """Each (word start, inner word start) pair of LIKE patterns matches the name."""
+    if not patterns:
         return None
-    return sa.and_(*(
-        sa.or_(MandatUsager.name_key.like(f"{term}%"), MandatUsager.name_key.like(f"% {term}%"))
-        for term in terms
-    ))
+    return sa.and_(*(sa.or_(MandatUsager.name_key.like(start), MandatUsager.name_key.like(inner))
+                     for start, inner in patterns))
 
 
 # --- the espace aidant ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListedUsager:
+    """What a list row shows of a usager: read as plain columns, not as a whole ORM object (a page of the
+    espace aidant builds twenty of them on every request)."""
+
+    id: int
+    family_name: str
+    given_name: str
+    birthdate: str
+
+
+def _no_counts() -> dict[str, int]:
+    return {"active": 0, "expired": 0, "revoked": 0}
 
 
 @dataclass
 class UsagerRow:
     """One usager of the list, with the count of their mandates by status."""
 
-    usager: Usager
-    counts: dict[str, int] = field(default_factory=lambda: {"active": 0, "expired": 0, "revoked": 0})
+    usager: ListedUsager
+    counts: dict[str, int] = field(default_factory=_no_counts)
     next_expiry: dt.datetime | None = None  # the soonest end of an active mandate
 
     def expires_soon(self, now: dt.datetime) -> bool:
@@ -174,10 +198,32 @@ class UsagerFilters:
     search: str = ""  # words of the name and birth dates
     tab: str = "tous"  # one of TABS
 
-    def conditions(self, now: dt.datetime) -> list[sa.ColumnElement[bool]]:
+    def parts(self) -> tuple[list[str], list[str]]:
+        """The name's words and the birth date patterns of the search."""
         words, dates = split_search(self.search)
-        found = (_name_filter(words), _birthdate_filter(dates), _tab_filter(self.tab, now))
-        return [condition for condition in found if condition is not None]
+        return name_terms(words), dates
+
+    def params(self) -> dict[str, str]:
+        """The values of the filter's parameters in ``_window_conditions``' statement."""
+        terms, dates = self.parts()
+        values = {f"born{n}": pattern for n, pattern in enumerate(dates)}
+        for n, term in enumerate(terms):
+            values[f"word{n}"], values[f"inner{n}"] = f"{term}%", f"% {term}%"
+        return values
+
+
+def _window_conditions(tab: str, words: int, dates: int,
+                       now: sa.BindParameter[dt.datetime]) -> list[sa.ColumnElement[bool]]:
+    """The list's conditions for a tab, a number of name words and of birth dates, with parameters for the
+    structure (``org``), the words (``word<n>``, ``inner<n>``) and the dates (``born<n>``)."""
+    conditions: list[sa.ColumnElement[bool] | None] = [
+        MandatUsager.organisation_id == sa.bindparam("org", type_=sa.Integer()),
+        _name_condition([(sa.bindparam(f"word{n}", type_=sa.String()), sa.bindparam(f"inner{n}", type_=sa.String()))
+                         for n in range(words)]),
+        _birthdate_filter([sa.bindparam(f"born{n}", type_=sa.String()) for n in range(dates)]),
+        _tab_filter(tab, now),
+    ]
+    return [condition for condition in conditions if condition is not None]
 
 
 @dataclass(frozen=True)
@@ -217,72 +263,144 @@ def decode_cursor(cursor: str | None) -> tuple[str, str, int] | None:
 def usager_window(organisation_id: int, now: dt.datetime, filters: UsagerFilters | None = None,
                   cursor: str | None = None, per_page: int = PAGE_SIZE) -> UsagerWindow:
     """The structure's usagers by name, one page after or before a cursor: an index range, whatever the page
-    (OFFSET would read every row before it)."""
-    conditions = [MandatUsager.organisation_id == organisation_id, *(filters or UsagerFilters()).conditions(now)]
-    session = db.session()
+    (OFFSET would read every row before it).
+
+    One statement reads the page's rows, their names and their mandates' counts by status (and, past the first
+    page, the capped count of the whole list): each round trip costs more than the rows it brings."""
+    filters = filters or UsagerFilters()
+    terms, dates = filters.parts()
     position = decode_cursor(cursor)
-    order = (MandatUsager.name_key, MandatUsager.usager_id)
-    statement = sa.select(MandatUsager.usager_id, MandatUsager.name_key).where(*conditions)
-    backwards = position is not None and position[0] == "p"
-    if position is not None:  # organisation = x AND (name, id) > (…): PostgreSQL starts its index range there
-        key = sa.tuple_(*order)
-        bound = sa.tuple_(sa.literal(position[1]), sa.literal(position[2]))
-        statement = statement.where(key < bound if backwards else key > bound)
-    statement = statement.order_by(*(c.desc() for c in order) if backwards else order).limit(per_page + 1)
-    found = list(session.execute(statement))
+    params: dict[str, Any] = {"org": organisation_id, "now": now, "size": per_page + 1, "cap": COUNT_CAP,
+                              **filters.params()}
+    if position is not None:
+        params["after_name"], params["after_id"] = position[1], position[2]
+    direction = position[0] if position is not None else None
+    # A first page usually holds the whole list of a search or a small structure: counted by its rows alone.
+    statement = _window_statement(filters.tab, len(terms), len(dates), direction, counted=position is not None)
+    found = list(db.session().connection().execute(statement, params))
     more = len(found) > per_page
+    total: int | None = found[0].total if found and position is not None else None
     found = found[:per_page]
-    if backwards:
+    if direction == "p":
         found.reverse()
     if not found and position is not None:  # a stale cursor (its rows gone): the first page
         return usager_window(organisation_id, now, filters, None, per_page)
-    # The whole list on this first page (a search, a small structure): counted without a second statement.
-    total = min(len(found), COUNT_CAP) if position is None and not more else _capped_count(conditions)
+    if total is None:
+        total = min(len(found), COUNT_CAP) if not more else _capped_count(filters, params)
     if not found:
         return UsagerWindow([], total, None, None)
     first, last = found[0], found[-1]
-    has_next = more if not backwards else True
-    has_prev = (more if backwards else position is not None)
-    rows = _rows_with_counts(organisation_id, [row.usager_id for row in found], now)
-    return UsagerWindow(rows, total,
+    has_next = more if direction != "p" else True
+    has_prev = more if direction == "p" else position is not None
+    return UsagerWindow([_usager_row(row) for row in found], total,
                         encode_cursor("n", last.name_key, last.usager_id) if has_next else None,
                         encode_cursor("p", first.name_key, first.usager_id) if has_prev else None)
 
 
-def _capped_count(conditions: list[sa.ColumnElement[bool]]) -> int:
-    """How many usagers the list holds, up to COUNT_CAP (the only part that grows with the list)."""
-    capped = sa.select(MandatUsager.usager_id).where(*conditions).limit(COUNT_CAP).subquery()
-    return db.session().scalar(sa.select(sa.func.count()).select_from(capped)) or 0
+@functools.lru_cache(maxsize=512)
+def _window_statement(tab: str, words: int, dates: int, direction: str | None, counted: bool) -> sa.Select[Any]:
+    """The page statement of one shape of request (tab, number of words and dates, cursor direction), built
+    once per process: building and caching the expression costs more CPU than running it. Parameters: those of
+    ``_window_conditions``, ``now``, ``size`` (rows), ``cap`` and ``after_name``/``after_id`` (the cursor)."""
+    now = sa.bindparam("now", type_=db.UTCDateTime())
+    conditions = _window_conditions(tab, words, dates, now)
+    order = (MandatUsager.name_key, MandatUsager.usager_id)
+    keyset = sa.select(MandatUsager.usager_id, MandatUsager.name_key).where(*conditions)
+    backwards = direction == "p"
+    if direction is not None:  # organisation = x AND (name, id) > (…): PostgreSQL starts its index range there
+        key = sa.tuple_(*order)
+        bound = sa.tuple_(sa.bindparam("after_name", type_=sa.String()), sa.bindparam("after_id", type_=sa.Integer()))
+        keyset = keyset.where(key < bound if backwards else key > bound)
+    keyset = keyset.order_by(*(c.desc() for c in order) if backwards else order)
+    page = keyset.limit(sa.bindparam("size", type_=sa.Integer())).cte("page")
+    counts = _status_counts(sa.bindparam("org", type_=sa.Integer()), sa.select(page.c.usager_id), now)
+    total = _count_statement(conditions).scalar_subquery() if counted else sa.null()
+    page_order = (page.c.name_key, page.c.usager_id)
+    return (
+        sa.select(page.c.usager_id, page.c.name_key, Usager.family_name, Usager.given_name, Usager.birthdate,
+                  counts.c.mandates, counts.c.active, counts.c.revoked, counts.c.next_expiry, total.label("total"))
+        .join_from(page, Usager, Usager.id == page.c.usager_id)
+        .outerjoin(counts, counts.c.usager_id == page.c.usager_id)
+        .order_by(*(c.desc() for c in page_order) if backwards else page_order)
+    )
+
+
+def _count_statement(conditions: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+    """How many usagers the list holds, up to the ``cap`` parameter (the only part that grows with the list)."""
+    capped = sa.select(MandatUsager.usager_id).where(*conditions).limit(sa.bindparam("cap", type_=sa.Integer()))
+    return sa.select(sa.func.count()).select_from(capped.subquery())
+
+
+@functools.lru_cache(maxsize=128)
+def _count_only_statement(tab: str, words: int, dates: int) -> sa.Select[Any]:
+    return _count_statement(_window_conditions(tab, words, dates, sa.bindparam("now", type_=db.UTCDateTime())))
+
+
+def _capped_count(filters: UsagerFilters, params: dict[str, Any]) -> int:
+    """The capped count alone: a first page that does not hold the whole list."""
+    terms, dates = filters.parts()
+    statement = _count_only_statement(filters.tab, len(terms), len(dates))
+    return int(db.session().connection().execute(statement, params).scalar() or 0)
+
+
+def _usager_row(row: sa.Row[Any]) -> UsagerRow:
+    listed = UsagerRow(ListedUsager(row.usager_id, row.family_name, row.given_name, row.birthdate))
+    _set_counts(listed, row.mandates, row.active, row.revoked, row.next_expiry)
+    return listed
+
+
+def _status_counts(organisation_id: int | sa.BindParameter[int], usager_ids: sa.Select[Any] | list[int],
+                   now: dt.datetime | sa.BindParameter[dt.datetime]) -> sa.Subquery:
+    """Per usager of ``usager_ids``: their mandates with the structure, how many are active and revoked (the
+    rest ended), and the soonest end of an active one; computed by the database, one row per usager.
+
+    It reads the autorisations alone: each carries its mandate's usager, structure (moved with it by a transfer)
+    and end, so grouping them by mandate gives the mandates without reading the mandate table, from the covering
+    (organisation, usager) index. A mandate is revoked when none of its autorisations is left unrevoked and one
+    was revoked by the structure or the usager; replaced by renewals only, it ended (``status_of``)."""
+    unrevoked = sa.func.sum(sa.case((Autorisation.revoked_at.is_(None), 1), else_=0))
+    revocations = sa.func.sum(sa.case((Autorisation.revoked_reason.in_(REVOCATION_REASONS), 1), else_=0))
+    mandates = (
+        sa.select(Autorisation.usager_id, Autorisation.expires_at, unrevoked.label("unrevoked"),
+                  revocations.label("revocations"))
+        .where(Autorisation.organisation_id == organisation_id, Autorisation.usager_id.in_(usager_ids))
+        .group_by(Autorisation.mandat_id, Autorisation.usager_id, Autorisation.expires_at)
+        .subquery("mandates")
+    )
+    active = sa.and_(mandates.c.unrevoked > 0, mandates.c.expires_at > now)
+    revoked = sa.and_(mandates.c.unrevoked == 0, mandates.c.revocations > 0)
+    return (
+        sa.select(mandates.c.usager_id, sa.func.count().label("mandates"),
+                  sa.func.sum(sa.case((active, 1), else_=0)).label("active"),
+                  sa.func.sum(sa.case((revoked, 1), else_=0)).label("revoked"),
+                  sa.func.min(sa.case((active, mandates.c.expires_at), else_=None)).label("next_expiry"))
+        .group_by(mandates.c.usager_id)
+        .subquery("counts")
+    )
+
+
+def _set_counts(row: UsagerRow, mandates: int | None, active: int | None, revoked: int | None,
+                next_expiry: dt.datetime | None) -> None:
+    active, revoked = int(active or 0), int(revoked or 0)
+    row.counts = {"active": active, "expired": int(mandates or 0) - active - revoked, "revoked": revoked}
+    row.next_expiry = next_expiry
 
 
 def _rows_with_counts(organisation_id: int, ids: list[int], now: dt.datetime) -> list[UsagerRow]:
-    """The usagers of a page, in its order, with the count of their mandates by status (two statements).
-
-    The counts read the autorisations alone: each carries its mandate's usager, structure (moved with it by a
-    transfer) and end, so grouping them by mandate gives the mandates without reading the mandate table, from
-    the covering (organisation, usager) index."""
-    session = db.session()
-    usagers = {u.id: u for u in session.scalars(sa.select(Usager).where(Usager.id.in_(ids)))}
-    rows = {usager_id: UsagerRow(usagers[usager_id]) for usager_id in ids if usager_id in usagers}
-    unrevoked = sa.func.sum(sa.case((Autorisation.revoked_at.is_(None), 1), else_=0))
-    # revoked by the structure or by the usager; a renewal's replacement is an end, not a revocation
-    revocations = sa.func.sum(sa.case((Autorisation.revoked_reason.in_(REVOCATION_REASONS), 1), else_=0))
+    """The usagers of a page (by id, as ``ids`` orders them) with the count of their mandates by status, in
+    one statement."""
+    counts = _status_counts(organisation_id, ids, now)
     statement = (
-        sa.select(Autorisation.usager_id, Autorisation.expires_at, unrevoked, revocations)
-        .where(Autorisation.organisation_id == organisation_id, Autorisation.usager_id.in_(ids))
-        .group_by(Autorisation.mandat_id, Autorisation.usager_id, Autorisation.expires_at)
+        sa.select(Usager.id, Usager.family_name, Usager.given_name, Usager.birthdate, counts.c.mandates,
+                  counts.c.active, counts.c.revoked, counts.c.next_expiry)
+        .outerjoin(counts, counts.c.usager_id == Usager.id)
+        .where(Usager.id.in_(ids))
     )
-    for usager_id, expires_at, count, revoked in session.execute(statement):
-        if usager_id not in rows:
-            continue
-        status = status_of(expires_at, int(count or 0), now)
-        if status == "revoked" and not revoked:
-            status = "expired"  # every autorisation replaced by a renewal: ended, not revoked
-        row = rows[usager_id]
-        row.counts[status] += 1
-        if status == "active" and (row.next_expiry is None or expires_at < row.next_expiry):
-            row.next_expiry = expires_at
-    return list(rows.values())
+    rows: dict[int, UsagerRow] = {}
+    for row in db.session().connection().execute(statement):
+        rows[row[0]] = listed = UsagerRow(ListedUsager(row[0], row[1], row[2], row[3]))
+        _set_counts(listed, row[4], row[5], row[6], row[7])
+    return [rows[usager_id] for usager_id in ids if usager_id in rows]
 
 
 def expiring_mandats(organisation_id: int, now: dt.datetime, within: dt.timedelta = EXPIRES_SOON,

@@ -121,3 +121,71 @@ def test_queries_for_the_identity_provider(desk):
     assert found is not None and found.mandat.uuid == mandat.uuid and found.mandat.organisation.id == org
     assert queries.autorisation_is_active(active[0].id, now)
     assert not queries.autorisation_is_active(active[0].id, mandat.expires_at)
+
+
+def test_a_renewed_mandate_counts_as_ended_and_the_counts_match_each_mandates_status(desk):
+    from tests.mandats.test_renewal_revocation import renew
+
+    old = create_mandat(desk.client, desk.aidant, desk.usager, ["papiers", "social"], desk.clock, "month")
+    renewed, _ = renew(desk, old, ["papiers", "social"], "long")
+    assert renewed.status_code == 302
+    short = make_usager(desk.clock.now(), "Paul", "Martin")
+    create_mandat(desk.client, desk.aidant, short, ["papiers"], desk.clock, "month")
+    desk.clock.advance(days=2)  # the month-long mandate now ends within 30 days
+    now = desk.clock.now()
+    row = {r.usager.family_name: r for r in queries.usager_window(desk.organisation.id, now).rows}
+    # The renewal's old mandate is replaced: ended, not revoked; the new one is active.
+    assert row["Dupont"].counts == {"active": 1, "expired": 1, "revoked": 0}
+    assert row["Martin"].counts == {"active": 1, "expired": 0, "revoked": 0}
+    assert row["Martin"].expires_soon(now) and not row["Dupont"].expires_soon(now)
+    for listed in row.values():  # the database's counts agree with each mandate's own status
+        statuses = [m.status(now) for m in queries.mandats_of_usager(listed.usager.id, desk.organisation.id)]
+        assert listed.counts["active"] == statuses.count("active")
+        assert sum(listed.counts.values()) == len(statuses)
+    staff = {r.usager.family_name: r.counts for r in queries.usager_page(desk.organisation.id, now).rows}
+    assert staff == {name: r.counts for name, r in row.items()}
+
+
+def test_a_page_is_one_statement_and_its_links_lead_to_each_usager(desk, app):
+    from flask import url_for
+    from sqlalchemy import event
+
+    for n in range(25):
+        create_mandat(desk.client, desk.aidant, make_usager(desk.clock.now(), "Usager", f"Nom{n:02d}"),
+                      ["papiers"], desk.clock)
+    first = desk.client.get("/espace-aidant/usagers").get_data(as_text=True)
+    filters, now = queries.UsagerFilters(search="usager"), desk.clock.now()
+    cursor = queries.usager_window(desk.organisation.id, now, filters).next_cursor
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine(), "before_cursor_execute", listener)
+    try:  # a page past the first: its rows, their counts and the list's count in one round trip
+        window = queries.usager_window(desk.organisation.id, now, filters, cursor)
+    finally:
+        event.remove(db.engine(), "before_cursor_execute", listener)
+    assert len(statements) == 1 and window.total == 25 and len(window.rows) == 5
+    with app.test_request_context():
+        expected = url_for("mandats.usager", usager_id=window.rows[0].usager.id)
+    second = desk.client.get(link(first, "next")).get_data(as_text=True)
+    assert f'href="{expected}"' in second
+
+
+def test_searches_of_every_shape_on_every_tab_with_cursors(desk):
+    now = desk.clock.now()
+    for n in range(23):
+        born = "1950-03-14" if n % 2 else "1962-00-00"
+        create_mandat(desk.client, desk.aidant, make_usager(now, f"Anne{n % 3}", f"Durand{n:02d}", born), ["papiers"],
+                      desk.clock)
+    for search, expected in [("durand", 23), ("anne durand", 23), ("anne1 durand", 8), ("durand 14/03/1950", 11),
+                             ("1962 anne0", 4), ("anne2 durand 1950", 3)]:
+        seen: list[tuple[str, str]] = []
+        cursor = None
+        for _ in range(5):
+            window = queries.usager_window(desk.organisation.id, now, queries.UsagerFilters(search, "actifs"), cursor)
+            seen += [(row.usager.given_name, row.usager.family_name) for row in window.rows]  # the list's order
+            assert window.total == expected
+            cursor = window.next_cursor
+            if cursor is None:
+                break
+        assert len(seen) == expected == len(set(seen)) and seen == sorted(seen), search
+        assert queries.usager_window(desk.organisation.id, now, queries.UsagerFilters(search, "revoques")).rows == []
