@@ -285,10 +285,13 @@ def _begin_when_needed(connection: sa.Connection, cursor: Any, statement: str, _
     """Run a marked plain SELECT before BEGIN on PostgreSQL (``outside_transaction``); all else as before."""
     if connection.dialect.name != "postgresql":
         return
-    dbapi = cursor.connection
+    marked = _may_run_outside(statement, context)
+    if not marked and _AUTOCOMMITTED not in connection.info:
+        return  # the common case; also statements sent without a cursor object (the journal's fast INSERT)
+    dbapi = cursor.connection if cursor is not None else connection.connection.dbapi_connection
     if connection.info.pop(_AUTOCOMMITTED, False):  # a marked statement failed before its reset
         dbapi.autocommit = False
-    if (_may_run_outside(statement, context) and not dbapi.autocommit
+    if (marked and not dbapi.autocommit
             and dbapi.info.transaction_status == _IDLE):
         dbapi.autocommit = True
         connection.info[_AUTOCOMMITTED] = True
@@ -298,7 +301,7 @@ def _begin_when_needed(connection: sa.Connection, cursor: Any, statement: str, _
 def _end_autocommit(connection: sa.Connection, cursor: Any, *_args: Any) -> None:
     """Back to transactions at once after the marked statement: the next one begins one."""
     if connection.info.pop(_AUTOCOMMITTED, False):
-        cursor.connection.autocommit = False
+        (cursor.connection if cursor is not None else connection.connection.dbapi_connection).autocommit = False
 
 
 @event.listens_for(Engine, "handle_error")
