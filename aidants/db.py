@@ -288,7 +288,7 @@ def _begin_when_needed(connection: sa.Connection, cursor: Any, statement: str, _
     marked = _may_run_outside(statement, context)
     if not marked and _AUTOCOMMITTED not in connection.info:
         return  # the common case; also statements sent without a cursor object (the journal's fast INSERT)
-    dbapi = cursor.connection if cursor is not None else connection.connection.dbapi_connection
+    dbapi: Any = cursor.connection if cursor is not None else connection.connection.dbapi_connection
     if connection.info.pop(_AUTOCOMMITTED, False):  # a marked statement failed before its reset
         dbapi.autocommit = False
     if (marked and not dbapi.autocommit
@@ -301,7 +301,8 @@ def _begin_when_needed(connection: sa.Connection, cursor: Any, statement: str, _
 def _end_autocommit(connection: sa.Connection, cursor: Any, *_args: Any) -> None:
     """Back to transactions at once after the marked statement: the next one begins one."""
     if connection.info.pop(_AUTOCOMMITTED, False):
-        (cursor.connection if cursor is not None else connection.connection.dbapi_connection).autocommit = False
+        dbapi: Any = cursor.connection if cursor is not None else connection.connection.dbapi_connection
+        dbapi.autocommit = False
 
 
 @event.listens_for(Engine, "handle_error")
