@@ -116,6 +116,7 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="profile the timed flows (cProfile) and print the N costliest functions")
     parser.add_argument("--profile-step", choices=STEPS, help="profile this step only (with --profile)")
+    parser.add_argument("--profile-out", metavar="PATH", help="also write the profile there (pstats file)")
     args = parser.parse_args()
     base_url, name = bench_database(args.database_url)
     with tempfile.TemporaryDirectory(prefix="bench-statements-") as tmp:
@@ -159,6 +160,8 @@ def main() -> None:
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
+        if args.profile_out:
+            profiler.dump_stats(args.profile_out)
     if args.show_sql:
         print()
         for text in counter.texts:

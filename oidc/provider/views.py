@@ -10,7 +10,7 @@ from typing import Any
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6750 import InvalidTokenError
-from flask import Blueprint, Response, g, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from aidants import clock, csrf
@@ -23,8 +23,24 @@ bp = Blueprint("oidc_provider", __name__)
 
 @bp.get("/.well-known/openid-configuration")
 def discovery() -> Response:
-    base = tokens.issuer()
-    return jsonify({
+    """The provider's metadata, serialised once per process for each issuer and mount point.
+
+    It depends only on configuration (PUBLIC_URL, the routes, what we support), never on stored state,
+    so there is nothing to re-read; the mount point (``script_root``) is part of the key because the
+    endpoints' paths include it.
+    """
+    key = (tokens.issuer(), request.script_root)
+    known: dict[tuple[str, str], bytes] = current_app.extensions.setdefault("oidc_discovery", {})
+    body = known.get(key)
+    if body is None:
+        body = json.dumps(_metadata(key[0]), separators=(",", ":")).encode()
+        if len(known) < 8:  # a deployment has one or two; never let the memo grow with odd requests
+            known[key] = body
+    return Response(body, mimetype="application/json")
+
+
+def _metadata(base: str) -> dict[str, Any]:
+    return {
         "issuer": base,
         "authorization_endpoint": base + url_for("oidc_provider.authorize"),
         "token_endpoint": base + url_for("oidc_provider.token"),
@@ -49,7 +65,7 @@ def discovery() -> Response:
         "authorization_response_iss_parameter_supported": True,
         "acr_values_supported": ["eidas1"],
         "prompt_values_supported": ["login", "consent", "none"],
-    })
+    }
 
 
 def _error_page(message: str, status: int = 400) -> tuple[str, int]:

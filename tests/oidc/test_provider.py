@@ -64,6 +64,16 @@ def test_discovery_names_our_endpoints(client):
     assert set(data["token_endpoint_auth_methods_supported"]) == {"client_secret_post", "client_secret_basic", "none"}
 
 
+def test_discovery_kept_per_mount_point_names_that_mount(client):
+    first = client.get("/.well-known/openid-configuration")
+    mounted = client.get("/.well-known/openid-configuration", environ_overrides={"SCRIPT_NAME": "/idp"})
+    again = client.get("/.well-known/openid-configuration")
+    assert first.mimetype == "application/json"
+    assert mounted.get_json()["authorization_endpoint"] == "http://localhost/idp/authorize"
+    assert again.get_json()["authorization_endpoint"] == "http://localhost/authorize"
+    assert again.get_data() == first.get_data()
+
+
 def test_whole_flow_gives_the_usager_identity_and_journals_each_use(signed_in, world, fixed_clock):
     page = signed_in.get("/authorize", query_string=auth_params(world)).get_data(as_text=True)
     assert world.usager.family_name in page
