@@ -233,6 +233,115 @@ def bench_append_processes(target: str, workdir: Path, writers: int, total: int,
     return done / elapsed
 
 
+# --- (a') where an append's CPU goes ------------------------------------------------------------------
+
+
+def _cpu_per_call(function: Any, count: int) -> float:
+    """This process's CPU per call of ``function(count)`` (µs), after a warm-up: load-robust, unlike rates."""
+    function(50)
+    began = time.process_time()
+    function(count)
+    return (time.process_time() - began) / count * 1e6
+
+
+def bench_pieces(app: Flask, target: str, count: int = 2000) -> None:
+    """One writer's CPU per piece of an append, each measured alone in this process, and the raw psycopg floor:
+    what the layers cost (the server's CPU is not counted). Then the count of Python calls per request-like
+    append (deterministic) and verification's Python cost per leaf (why a full check cannot reach 1 M/s here)."""
+    import cProfile
+    import pstats
+
+    import psycopg
+    from psycopg.types.json import Json
+
+    url = sa.make_url(target)
+    raw = psycopg.connect(host=url.host, port=url.port, user=url.username, password=url.password,
+                          dbname=url.database)
+
+    def values(n: int) -> tuple[Any, ...]:
+        return (dt.datetime.now(dt.UTC), "bench_append", "system", 1, n, None, None, None, None, None,
+                Json({"writer": 1, "n": n}, dumps=_CANONICAL))
+
+    def raw_commit(count: int) -> None:
+        for n in range(count):
+            raw.execute(journal._INSERT_POSTGRESQL, values(n), prepare=True).fetchone()
+            raw.commit()
+
+    def raw_one_transaction(count: int) -> None:
+        for n in range(count):
+            raw.execute(journal._INSERT_POSTGRESQL, values(n), prepare=True).fetchone()
+        raw.commit()
+
+    def append(n: int) -> None:
+        journal.append("bench_append", now=dt.datetime.now(dt.UTC), actor_kind="system", aidant_id=1,
+                       organisation_id=n, extra={"writer": 1, "n": n})
+
+    def app_commit(count: int) -> None:
+        for n in range(count):
+            append(n)
+            db.commit()
+
+    def app_one_transaction(count: int) -> None:
+        for n in range(count):
+            append(n)
+        db.commit()
+
+    def session_transaction(count: int) -> None:  # begin (checkout) and commit (checkin), no statement
+        for _ in range(count):
+            db.session().connection()
+            db.commit()
+
+    engine: sa.Engine = app.extensions["db_engine"]
+
+    def connection_only(count: int) -> None:
+        for _ in range(count):
+            engine.connect().close()
+
+    def pool_only(count: int) -> None:
+        for _ in range(count):
+            engine.raw_connection().close()
+
+    def request_like(count: int) -> None:  # what a request that only journals adds: context, session, boundary
+        for n in range(count):
+            with app.app_context():
+                append(n)
+                db.end_unit_of_work(200)
+
+    rows: list[tuple[str, float]] = [
+        ("raw psycopg: INSERT + COMMIT", _cpu_per_call(raw_commit, count)),
+        ("raw psycopg: INSERT, many in one transaction", _cpu_per_call(raw_one_transaction, count)),
+    ]
+    with app.app_context():
+        rows += [
+            ("append + db.commit()", _cpu_per_call(app_commit, count)),
+            ("append, many in one transaction", _cpu_per_call(app_one_transaction, count)),
+            ("session transaction alone (connection() + commit, no statement)",
+             _cpu_per_call(session_transaction, count)),
+            ("engine.connect() + close (Connection + pool)", _cpu_per_call(connection_only, count)),
+            ("pool checkout + checkin", _cpu_per_call(pool_only, count)),
+        ]
+    rows.append(("app context + append + end_unit_of_work (a request's share)", _cpu_per_call(request_like, count)))
+    raw.close()
+    for label, micros in rows:
+        print(f"  CPU per call: {micros:8.1f} µs  {label}")
+    profile = cProfile.Profile()
+    profile.enable()
+    request_like(500)
+    profile.disable()
+    calls = pstats.Stats(profile).total_calls / 500  # type: ignore[attr-defined]
+    print(f"  Python calls per request-like append: {calls:.0f} (load-independent)")
+    texts = [canonical_encoding(*row[:-1]) for row in _entries(1, 100_000, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))]
+    began = time.process_time()
+    leaves = [merkle.leaf_hash(text) for text in texts]
+    hashing = time.process_time() - began
+    began = time.process_time()
+    merkle.root_of(leaves)
+    interior = time.process_time() - began
+    print(f"  verify, Python per leaf: {hashing / len(texts) * 1e6:.2f} µs leaf hash (SHA-256 of a "
+          f"{sum(map(len, texts)) // len(texts)}-byte line), {interior / len(texts) * 1e6:.2f} µs interior nodes; "
+          f"1 M entries/s leaves 1 µs per entry for all of it, server included")
+
+
 # --- (b) the sequencer ----------------------------------------------------------------------------
 
 
@@ -376,6 +485,8 @@ def main() -> None:
                              "a superuser setting, the deployment's choice)")
     parser.add_argument("--new-entries", type=int, default=10_000,
                         help="entries added after the full check, for the incremental one")
+    parser.add_argument("--pieces", action="store_true",
+                        help="first, one writer's CPU per piece of an append (PostgreSQL), and verify's per leaf")
     parser.add_argument("--name", default=BENCH_DATABASE, help="the PostgreSQL database to create and drop")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database (--name)")
     args = parser.parse_args()
@@ -385,6 +496,8 @@ def main() -> None:
         print(f"database: {sa.make_url(target).render_as_string(hide_password=True)}")
         app = build_app(target, Path(workdir))
         try:
+            if args.pieces and args.database_url:
+                bench_pieces(app, target)
             if args.processes:
                 variants: list[tuple[str, ...]] = [()]
                 if args.commit_delay and args.database_url:
