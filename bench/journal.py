@@ -8,9 +8,9 @@ sequencer's integration rate, and verification speed over a long tree.
     .venv/bin/python -m bench.journal --database-url … --pieces --appends 8 --entries 0   # where the CPU goes
 
 ``--processes`` runs the 8 writers as ``gunicorn.conf.py`` serves requests: 2 worker processes of 4 threads
-(``--threads``). On the 2-core machine that beats 8 single-threaded processes (of raw psycopg's rate in the
-same run, load 8-12: 8 x 1 0.46-0.53, 4 x 2 0.64, 2 x 4 0.67-0.80, 1 x 8 1.28): a worker's threads overlap
-their waits (round trips, the WAL flush) instead of eight processes contending for two cores.
+(``--threads``), the shape the figure should describe. Against raw psycopg's rate in the same run (8
+processes), on the shared 2-core machine at load 8-13: 8 x 1 0.46-0.55, 4 x 2 0.64, 2 x 4 0.56-0.80, 1 x 8
+1.28 (one run): threads overlap their waits (round trips, the WAL flush), but the spread is the machine's load.
 Group commit (``--commit-delay``: ``commit_delay``/``commit_siblings``) is the deployment's choice and keeps
 durability (each COMMIT still waits for its WAL flush, shared with its neighbours); ``synchronous_commit=off``
 would not, and is not an option for the journal. On this machine the box is CPU-bound, not flush-bound:
