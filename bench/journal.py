@@ -3,7 +3,23 @@ sequencer's integration rate, and verification speed over a long tree.
 
     .venv/bin/python -m bench.journal                       # a temporary SQLite file
     .venv/bin/python -m bench.journal --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
-    .venv/bin/python -m bench.journal --database-url … --processes   # 8 writer processes, as gunicorn workers
+    .venv/bin/python -m bench.journal --database-url … --processes   # 8 writers as gunicorn serves them
+    .venv/bin/python -m bench.journal --database-url … --processes --threads 1 --commit-delay 100
+    .venv/bin/python -m bench.journal --database-url … --pieces --appends 8 --entries 0   # where the CPU goes
+
+``--processes`` runs the 8 writers as ``gunicorn.conf.py`` serves requests: 2 worker processes of 4 threads
+(``--threads``), the shape the figure should describe. Against raw psycopg's rate in the same run (8
+processes), on the shared 2-core machine at load 8-13: 8 x 1 0.46-0.55, 4 x 2 0.64, 2 x 4 0.56-0.80, 1 x 8
+1.28 (one run): threads overlap their waits (round trips, the WAL flush), but the spread is the machine's load.
+Group commit (``--commit-delay``: ``commit_delay``/``commit_siblings``) is the deployment's choice and keeps
+durability (each COMMIT still waits for its WAL flush, shared with its neighbours); ``synchronous_commit=off``
+would not, and is not an option for the journal. On this machine the box is CPU-bound, not flush-bound:
+commit_delay=100 moved the rates by +18-21 % in one run and commit_delay=1000 by +1-9 % in another (load 3-9),
+within the noise. ``--pieces`` shows why the service's append stays above raw psycopg's: the per-transaction
+work of SQLAlchemy's Session (begin, connection checkout and return, commit), about 530 Python calls for a
+request-like append. Verification's Python side alone costs ~1.3 us (leaf hash) + ~0.6 us (interior nodes) per
+leaf, on top of the server's ~2 us rebuilding each line: on 2 cores a full recomputation cannot reach 1 M
+entries/s (1 us of the machine per entry for everything); the incremental check from a kept checkpoint does.
 
 On PostgreSQL the benchmark creates its own database ``bench_journal_j`` next to the one named in the URL and
 drops it at the end (``--keep`` to look at it afterwards). It prints plain figures; nothing is asserted.
@@ -36,6 +52,10 @@ from aidants.journal.models import HASHED_FIELDS, JournalCheckpoint, canonical_e
 BENCH_DATABASE = "bench_journal_j"
 COLUMNS = (*HASHED_FIELDS, "txid")
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
+#: Threads per worker as ``gunicorn.conf.py`` serves (gthread, ``GUNICORN_THREADS``, default 4): the writer
+#: processes of ``--processes`` model the deployment, where a worker's threads overlap their round trips and
+#: WAL flushes and two workers hold the two cores, rather than eight processes contending for them.
+GUNICORN_THREADS = int(os.environ.get("GUNICORN_THREADS", "4"))
 ACTIONS = ("connect_aidant", "create_attestation", "use_autorisation", "cancel_autorisation", "failed_code")
 
 
@@ -233,6 +253,115 @@ def bench_append_processes(target: str, workdir: Path, writers: int, total: int,
     return done / elapsed
 
 
+# --- (a') where an append's CPU goes ------------------------------------------------------------------
+
+
+def _cpu_per_call(function: Any, count: int) -> float:
+    """This process's CPU per call of ``function(count)`` (µs), after a warm-up: load-robust, unlike rates."""
+    function(50)
+    began = time.process_time()
+    function(count)
+    return (time.process_time() - began) / count * 1e6
+
+
+def bench_pieces(app: Flask, target: str, count: int = 2000) -> None:
+    """One writer's CPU per piece of an append, each measured alone in this process, and the raw psycopg floor:
+    what the layers cost (the server's CPU is not counted). Then the count of Python calls per request-like
+    append (deterministic) and verification's Python cost per leaf (why a full check cannot reach 1 M/s here)."""
+    import cProfile
+    import pstats
+
+    import psycopg
+    from psycopg.types.json import Json
+
+    url = sa.make_url(target)
+    raw = psycopg.connect(host=url.host, port=url.port, user=url.username, password=url.password,
+                          dbname=url.database)
+
+    def values(n: int) -> tuple[Any, ...]:
+        return (dt.datetime.now(dt.UTC), "bench_append", "system", 1, n, None, None, None, None, None,
+                Json({"writer": 1, "n": n}, dumps=_CANONICAL))
+
+    def raw_commit(count: int) -> None:
+        for n in range(count):
+            raw.execute(journal._INSERT_POSTGRESQL, values(n), prepare=True).fetchone()
+            raw.commit()
+
+    def raw_one_transaction(count: int) -> None:
+        for n in range(count):
+            raw.execute(journal._INSERT_POSTGRESQL, values(n), prepare=True).fetchone()
+        raw.commit()
+
+    def append(n: int) -> None:
+        journal.append("bench_append", now=dt.datetime.now(dt.UTC), actor_kind="system", aidant_id=1,
+                       organisation_id=n, extra={"writer": 1, "n": n})
+
+    def app_commit(count: int) -> None:
+        for n in range(count):
+            append(n)
+            db.commit()
+
+    def app_one_transaction(count: int) -> None:
+        for n in range(count):
+            append(n)
+        db.commit()
+
+    def session_transaction(count: int) -> None:  # begin (checkout) and commit (checkin), no statement
+        for _ in range(count):
+            db.session().connection()
+            db.commit()
+
+    engine: sa.Engine = app.extensions["db_engine"]
+
+    def connection_only(count: int) -> None:
+        for _ in range(count):
+            engine.connect().close()
+
+    def pool_only(count: int) -> None:
+        for _ in range(count):
+            engine.raw_connection().close()
+
+    def request_like(count: int) -> None:  # what a request that only journals adds: context, session, boundary
+        for n in range(count):
+            with app.app_context():
+                append(n)
+                db.end_unit_of_work(200)
+
+    rows: list[tuple[str, float]] = [
+        ("raw psycopg: INSERT + COMMIT", _cpu_per_call(raw_commit, count)),
+        ("raw psycopg: INSERT, many in one transaction", _cpu_per_call(raw_one_transaction, count)),
+    ]
+    with app.app_context():
+        rows += [
+            ("append + db.commit()", _cpu_per_call(app_commit, count)),
+            ("append, many in one transaction", _cpu_per_call(app_one_transaction, count)),
+            ("session transaction alone (connection() + commit, no statement)",
+             _cpu_per_call(session_transaction, count)),
+            ("engine.connect() + close (Connection + pool)", _cpu_per_call(connection_only, count)),
+            ("pool checkout + checkin", _cpu_per_call(pool_only, count)),
+        ]
+    rows.append(("app context + append + end_unit_of_work (a request's share)", _cpu_per_call(request_like, count)))
+    raw.close()
+    for label, micros in rows:
+        print(f"  CPU per call: {micros:8.1f} µs  {label}")
+    profile = cProfile.Profile()
+    profile.enable()
+    request_like(500)
+    profile.disable()
+    calls = pstats.Stats(profile).total_calls / 500  # type: ignore[attr-defined]
+    print(f"  Python calls per request-like append: {calls:.0f} (load-independent)")
+    texts = [canonical_encoding(*row[:-1]) for row in _entries(1, 100_000, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))]
+    began = time.process_time()
+    leaves = [merkle.leaf_hash(text) for text in texts]
+    hashing = time.process_time() - began
+    began = time.process_time()
+    merkle.root_of(leaves)
+    interior = time.process_time() - began
+    print(f"  verify, Python per leaf: {hashing / len(texts) * 1e6:.2f} µs leaf hash (SHA-256 of a "
+          f"{sum(map(len, texts)) // len(texts)}-byte line), {interior / len(texts) * 1e6:.2f} µs interior nodes; "
+          f"1 M entries/s leaves 1 µs per entry for all of it, server included")
+
+
 # --- (b) the sequencer ----------------------------------------------------------------------------
 
 
@@ -368,14 +497,17 @@ def main() -> None:
     parser.add_argument("--appends", type=int, default=4000, help="entries appended by the writers in all")
     parser.add_argument("--entries", type=int, default=1_000_000, help="size of the tree to verify")
     parser.add_argument("--verify-runs", type=int, default=1, help="time the verification this many times")
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--threads", type=int, default=GUNICORN_THREADS,
                         help="with --processes: threads per writer process (gunicorn's gthread; writers in all "
-                             "stay --writers)")
+                             "stay --writers); default: gunicorn.conf.py's, so 8 writers are 2 workers x 4 "
+                             "threads as served (--threads 1: one process per writer, the figures before)")
     parser.add_argument("--commit-delay", type=int, default=0, metavar="MICROSECONDS",
                         help="then the same appends with the writers' sessions SET commit_delay (group commit; "
                              "a superuser setting, the deployment's choice)")
     parser.add_argument("--new-entries", type=int, default=10_000,
                         help="entries added after the full check, for the incremental one")
+    parser.add_argument("--pieces", action="store_true",
+                        help="first, one writer's CPU per piece of an append (PostgreSQL), and verify's per leaf")
     parser.add_argument("--name", default=BENCH_DATABASE, help="the PostgreSQL database to create and drop")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database (--name)")
     args = parser.parse_args()
@@ -385,6 +517,8 @@ def main() -> None:
         print(f"database: {sa.make_url(target).render_as_string(hide_password=True)}")
         app = build_app(target, Path(workdir))
         try:
+            if args.pieces and args.database_url:
+                bench_pieces(app, target)
             if args.processes:
                 variants: list[tuple[str, ...]] = [()]
                 if args.commit_delay and args.database_url:
