@@ -84,22 +84,19 @@ def _birthdate_filter(patterns: list[str] | list[sa.BindParameter[str]]) -> sa.C
 
 def _tab_filter(tab: str, now: dt.datetime | sa.BindParameter[dt.datetime]) -> sa.ColumnElement[bool] | None:
     """actifs: at least one active autorisation; termines: none active, one expired or replaced by a
-    renewal; revoques: none active, one revoked by a revocation."""
-    def closed(*conditions: sa.ColumnElement[bool]) -> sa.Exists:
-        return sa.select(Autorisation.id).where(
-            Autorisation.usager_id == MandatUsager.usager_id,
-            Autorisation.organisation_id == MandatUsager.organisation_id, *conditions,
-        ).exists()
+    renewal; revoques: none active, one revoked by a revocation.
 
-    active = closed(Autorisation.revoked_at.is_(None), Autorisation.expires_at > now)
+    Read from the usager's row alone: its summary (``active_until``, ``has_replaced``, ``has_revocation``) is kept
+    by the database's triggers on every write of an autorisation. "None active but one expired" is "one
+    unrevoked autorisation, ended": ``active_until`` set and past."""
+    active = MandatUsager.active_until > now
+    not_active = sa.or_(MandatUsager.active_until.is_(None), MandatUsager.active_until <= now)
     if tab == "actifs":
         return active
     if tab == "termines":
-        ended = sa.or_(sa.and_(Autorisation.revoked_at.is_(None), Autorisation.expires_at <= now),
-                       Autorisation.revoked_reason == "replaced")
-        return sa.and_(~active, closed(ended))
+        return sa.and_(not_active, sa.or_(MandatUsager.active_until.is_not(None), MandatUsager.has_replaced))
     if tab == "revoques":
-        return sa.and_(~active, closed(Autorisation.revoked_reason.in_(REVOCATION_REASONS)))
+        return sa.and_(MandatUsager.has_revocation, not_active)
     return None
 
 
