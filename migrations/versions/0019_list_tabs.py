@@ -130,6 +130,11 @@ def upgrade() -> None:
                         postgresql_include=["active_until", "has_replaced", "has_revocation"])
         op.create_index(REVOKED_INDEX, "mandat_usager", NAME_COLUMNS, postgresql_include=["active_until"],
                         postgresql_where=sa.text("has_revocation"))
+        # The backfill rewrote every row: the trigram index's pending list holds them all (each search would
+        # scan it) and the planner's statistics miss the new columns. Both are fixed here, in the transaction;
+        # a VACUUM (mandat_usager) afterwards restores the index-only scans (it cannot run in a transaction).
+        op.execute("SELECT gin_clean_pending_list('ix_mandat_usager_name_trgm')")
+        op.execute("ANALYZE mandat_usager")
     else:
         op.execute(_sqlite_refresh("mandat_usager"))
         for statement in SQLITE_TRIGGERS:
