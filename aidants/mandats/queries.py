@@ -487,12 +487,19 @@ def journal_of_mandat(mandat_id: int, limit: int = 200) -> list[JournalLine]:
 # --- for the identity provider ------------------------------------------------------------------
 
 
-def _active_autorisation_conditions(organisation_id: int, now: dt.datetime) -> list[sa.ColumnElement[bool]]:
+def _usable_now(now: dt.datetime) -> list[sa.ColumnElement[bool]]:
+    """The rule of an autorisation that may be used now: not revoked, not expired, and its usager not erased
+    (an erased usager's data is gone: nobody may act in their name, whatever a mandate row still says)."""
+    not_erased = sa.select(Usager.id).where(Usager.id == Autorisation.usager_id, Usager.erased_at.is_(None))
     return [
-        Autorisation.organisation_id == organisation_id,
         Autorisation.revoked_at.is_(None),
         Autorisation.expires_at > now,
+        not_erased.correlate(Autorisation).exists(),
     ]
+
+
+def _active_autorisation_conditions(organisation_id: int, now: dt.datetime) -> list[sa.ColumnElement[bool]]:
+    return [Autorisation.organisation_id == organisation_id, *_usable_now(now)]
 
 
 def usagers_with_active_autorisation(organisation_id: int, now: dt.datetime, *, query: str = "",
@@ -542,7 +549,7 @@ def usager_of_active_autorisation(autorisation_id: int, now: dt.datetime) -> Usa
     read at each call, so a revocation takes effect at once."""
     statement = (
         sa.select(Usager).join(Autorisation, Autorisation.usager_id == Usager.id)
-        .where(Autorisation.id == autorisation_id, Autorisation.revoked_at.is_(None), Autorisation.expires_at > now)
+        .where(Autorisation.id == autorisation_id, *_usable_now(now))
     )
     return db.session().scalars(statement).first()
 
@@ -550,7 +557,5 @@ def usager_of_active_autorisation(autorisation_id: int, now: dt.datetime) -> Usa
 def autorisation_is_active(autorisation_id: int, now: dt.datetime) -> bool:
     """Whether an autorisation may be used now: read from the database at each call, so a revocation
     takes effect at once."""
-    statement = sa.select(Autorisation.id).where(
-        Autorisation.id == autorisation_id, Autorisation.revoked_at.is_(None), Autorisation.expires_at > now
-    )
+    statement = sa.select(Autorisation.id).where(Autorisation.id == autorisation_id, *_usable_now(now))
     return db.session().scalar(statement) is not None
