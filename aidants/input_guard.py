@@ -78,6 +78,7 @@ def _refuse_unstorable_parameters(_conn: Any, _cursor: Any, _statement: str, par
                                   executemany: bool) -> None:
     rows = parameters if executemany else [parameters]
     for row in rows or ():
-        values = row.values() if isinstance(row, dict) else row
+        # A batch of "insertmanyvalues" (several ORM rows in one INSERT) arrives as one flat tuple of values.
+        values = row.values() if isinstance(row, dict) else row if isinstance(row, list | tuple) else [row]
         if any(_unstorable(value) for value in values or ()):
             raise MalformedInput()

@@ -248,7 +248,13 @@ class MandatUsager(Base):
 
     __tablename__ = "mandat_usager"
     __table_args__ = (
-        sa.Index("ix_mandat_usager_name", "organisation_id", "name_key", "usager_id"),
+        # The list's order; the tabs' conditions are read from the index alone on PostgreSQL (INCLUDE).
+        sa.Index("ix_mandat_usager_name", "organisation_id", "name_key", "usager_id",
+                 postgresql_include=["active_until", "has_replaced", "has_revocation"]),
+        # The "révoqués" tab, the rarest: its own index, so a page reads its rows and not ten times as many.
+        sa.Index("ix_mandat_usager_revoked", "organisation_id", "name_key", "usager_id",
+                 postgresql_include=["active_until"], postgresql_where=sa.text("has_revocation"),
+                 sqlite_where=sa.text("has_revocation")),
         # PostgreSQL finds word prefixes anywhere in the name through trigrams (extension pg_trgm);
         # SQLite gets a plain index (it scans, which is fine at its scale).
         sa.Index("ix_mandat_usager_name_trgm", "name_key", postgresql_using="gin",
@@ -259,3 +265,9 @@ class MandatUsager(Base):
     usager_id: Mapped[int] = mapped_column(sa.ForeignKey("usager.id"), primary_key=True, index=True)
     name_key: Mapped[str] = mapped_column(sa.String(520))
     since: Mapped[dt.datetime]  # the usager's first mandate with the structure
+    # A summary of the usager's autorisations with the structure, for the list's tabs. Written by the database's
+    # triggers (migration 0019) on every write of an autorisation, whichever code path makes it; never by the app.
+    # "Active" depends on the time: the latest end of an unrevoked autorisation is stored and compared to now.
+    active_until: Mapped[dt.datetime | None]
+    has_replaced: Mapped[bool] = mapped_column(default=False, server_default=sa.false())  # closed by a renewal
+    has_revocation: Mapped[bool] = mapped_column(default=False, server_default=sa.false())  # revoked

@@ -84,22 +84,19 @@ def _birthdate_filter(patterns: list[str] | list[sa.BindParameter[str]]) -> sa.C
 
 def _tab_filter(tab: str, now: dt.datetime | sa.BindParameter[dt.datetime]) -> sa.ColumnElement[bool] | None:
     """actifs: at least one active autorisation; termines: none active, one expired or replaced by a
-    renewal; revoques: none active, one revoked by a revocation."""
-    def closed(*conditions: sa.ColumnElement[bool]) -> sa.Exists:
-        return sa.select(Autorisation.id).where(
-            Autorisation.usager_id == MandatUsager.usager_id,
-            Autorisation.organisation_id == MandatUsager.organisation_id, *conditions,
-        ).exists()
+    renewal; revoques: none active, one revoked by a revocation.
 
-    active = closed(Autorisation.revoked_at.is_(None), Autorisation.expires_at > now)
+    Read from the usager's row alone: its summary (``active_until``, ``has_replaced``, ``has_revocation``) is kept
+    by the database's triggers on every write of an autorisation. "None active but one expired" is "one
+    unrevoked autorisation, ended": ``active_until`` set and past."""
+    active = MandatUsager.active_until > now
+    not_active = sa.or_(MandatUsager.active_until.is_(None), MandatUsager.active_until <= now)
     if tab == "actifs":
         return active
     if tab == "termines":
-        ended = sa.or_(sa.and_(Autorisation.revoked_at.is_(None), Autorisation.expires_at <= now),
-                       Autorisation.revoked_reason == "replaced")
-        return sa.and_(~active, closed(ended))
+        return sa.and_(not_active, sa.or_(MandatUsager.active_until.is_not(None), MandatUsager.has_replaced))
     if tab == "revoques":
-        return sa.and_(~active, closed(Autorisation.revoked_reason.in_(REVOCATION_REASONS)))
+        return sa.and_(MandatUsager.has_revocation, not_active)
     return None
 
 
@@ -490,12 +487,19 @@ def journal_of_mandat(mandat_id: int, limit: int = 200) -> list[JournalLine]:
 # --- for the identity provider ------------------------------------------------------------------
 
 
-def _active_autorisation_conditions(organisation_id: int, now: dt.datetime) -> list[sa.ColumnElement[bool]]:
+def _usable_now(now: dt.datetime) -> list[sa.ColumnElement[bool]]:
+    """The rule of an autorisation that may be used now: not revoked, not expired, and its usager not erased
+    (an erased usager's data is gone: nobody may act in their name, whatever a mandate row still says)."""
+    not_erased = sa.select(Usager.id).where(Usager.id == Autorisation.usager_id, Usager.erased_at.is_(None))
     return [
-        Autorisation.organisation_id == organisation_id,
         Autorisation.revoked_at.is_(None),
         Autorisation.expires_at > now,
+        not_erased.correlate(Autorisation).exists(),
     ]
+
+
+def _active_autorisation_conditions(organisation_id: int, now: dt.datetime) -> list[sa.ColumnElement[bool]]:
+    return [Autorisation.organisation_id == organisation_id, *_usable_now(now)]
 
 
 def usagers_with_active_autorisation(organisation_id: int, now: dt.datetime, *, query: str = "",
@@ -545,7 +549,7 @@ def usager_of_active_autorisation(autorisation_id: int, now: dt.datetime) -> Usa
     read at each call, so a revocation takes effect at once."""
     statement = (
         sa.select(Usager).join(Autorisation, Autorisation.usager_id == Usager.id)
-        .where(Autorisation.id == autorisation_id, Autorisation.revoked_at.is_(None), Autorisation.expires_at > now)
+        .where(Autorisation.id == autorisation_id, *_usable_now(now))
     )
     return db.session().scalars(statement).first()
 
@@ -553,7 +557,5 @@ def usager_of_active_autorisation(autorisation_id: int, now: dt.datetime) -> Usa
 def autorisation_is_active(autorisation_id: int, now: dt.datetime) -> bool:
     """Whether an autorisation may be used now: read from the database at each call, so a revocation
     takes effect at once."""
-    statement = sa.select(Autorisation.id).where(
-        Autorisation.id == autorisation_id, Autorisation.revoked_at.is_(None), Autorisation.expires_at > now
-    )
+    statement = sa.select(Autorisation.id).where(Autorisation.id == autorisation_id, *_usable_now(now))
     return db.session().scalar(statement) is not None

@@ -192,6 +192,9 @@ def create_mandat(
     usager = session.get(Usager, usager_id)
     if usager is None:
         raise MandatError("L'usager de ce mandat est introuvable. Recommencez l'identification.")
+    if usager.erased_at is not None:  # a renewal would otherwise give an erased usager an active mandate
+        raise MandatError("Les données de cet usager ont été effacées à sa demande : aucun mandat ne peut plus "
+                          "être créé ni renouvelé pour lui.")
     _check_code(aidant, code, now, form_token)
     lock_usager(usager.id)
     existing = queries.mandat_by_request_key(request_key(form_token))

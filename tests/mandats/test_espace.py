@@ -6,10 +6,13 @@ import datetime as dt
 import html
 import re
 
+import sqlalchemy as sa
+
 from aidants import db
 from aidants.mandats import queries
+from aidants.usagers.models import Usager
 from tests.factories import sign_in
-from tests.mandats.helpers import create_mandat, fresh_code, make_usager
+from tests.mandats.helpers import confirm_recap, create_mandat, fresh_code, make_usager, set_draft
 
 
 def names_on(page: str) -> list[str]:
@@ -121,6 +124,24 @@ def test_queries_for_the_identity_provider(desk):
     assert found is not None and found.mandat.uuid == mandat.uuid and found.mandat.organisation.id == org
     assert queries.autorisation_is_active(active[0].id, now)
     assert not queries.autorisation_is_active(active[0].id, mandat.expires_at)
+
+
+def test_an_erased_usager_has_no_active_autorisation_for_the_provider_and_gets_no_new_mandate(desk):
+    mandat = create_mandat(desk.client, desk.aidant, desk.usager, ["papiers"], desk.clock, "long")
+    now, org = desk.clock.now(), desk.organisation.id
+    autorisation_id = mandat.autorisations[0].id
+    assert queries.usager_of_active_autorisation(autorisation_id, now) is not None
+    # Erased while the mandate still runs (erasure refuses it; a row left by another path must not count).
+    db.session().execute(sa.update(Usager).where(Usager.id == desk.usager.id).values(erased_at=now))
+    db.commit()
+    assert queries.usagers_with_active_autorisation(org, now) == []
+    assert queries.active_autorisations(desk.usager.id, org, now) == []
+    assert queries.usager_of_active_autorisation(autorisation_id, now) is None
+    assert not queries.autorisation_is_active(autorisation_id, now)
+    set_draft(desk.client, org, desk.usager.id, ["social"])
+    page = confirm_recap(desk.client, desk.aidant, desk.clock).get_data(as_text=True)
+    assert "ont été effacées à sa demande" in html.unescape(page)
+    assert len(queries.mandats_of_usager(desk.usager.id, org)) == 1
 
 
 def test_a_renewed_mandate_counts_as_ended_and_the_counts_match_each_mandates_status(desk):
