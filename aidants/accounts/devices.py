@@ -74,7 +74,7 @@ def _window(device: TotpDevice, now: dt.datetime) -> range:
 
 
 #: The single-use claim of a step, built once (building it per sign-in cost more CPU than running it).
-_STEP = sa.bindparam("claimed_step")
+_STEP: sa.BindParameter[int] = sa.bindparam("claimed_step")
 _CLAIM_STEP = (
     sa.update(TotpDevice)
     .where(TotpDevice.id == sa.bindparam("device"))
