@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from aidants import clock, db, logs, typography
 from aidants.config import load_config
 from aidants.redispatch import RetryOnConflict
-from aidants.routing import LazyBuilderRule
+from aidants.routing import LazyBuilderRule, fixed_link
 from aidants.security.crypto import KeyRing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +32,7 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
         instance_path=os.environ.get("AIDANTS_INSTANCE", str(ROOT / "instance")),
     )
     app.url_rule_class = LazyBuilderRule  # URL builders compiled on first use, not at boot (aidants.routing)
+    app.add_template_global(fixed_link)  # the layout's links, built once per worker (aidants.routing)
     app.config.update(load_config(environ if environ is not None else os.environ, Path(app.instance_path)))
     app.config.update(overrides or {})
     _configure_logging(app)

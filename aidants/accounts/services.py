@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -16,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from aidants import db
 from aidants.accounts import devices, throttle
-from aidants.accounts.models import Aidant, AidantSession, LoginLink, TotpDevice
+from aidants.accounts.models import Aidant, AidantSession, LoginLink, Throttle, TotpDevice
 from aidants.journal import services as journal
 from aidants.organisations.models import Organisation
 from aidants.security import crypto
@@ -36,22 +37,34 @@ def find_aidant(email: str) -> Aidant | None:
     return db.session().scalars(statement).first()
 
 
-def _sign_in_read(email: str, keys: list[str], now: dt.datetime) -> tuple[int, Aidant | None, list[TotpDevice]]:
-    """What a sign-in reads, in one round trip: the seconds its throttle keys must still wait
-    (``throttle.longest_wait``), the aidant by email and their usable devices.
+def _sign_in_read_statement() -> sa.Select[Any]:
+    """What a sign-in reads, built once with bound parameters (``keys``, ``now``, ``email``): building the
+    statement from ORM expressions at each POST cost more CPU than running it (the compiled form is cached
+    either way).
 
     The statement starts from the throttle's answer and joins the aidant to it, so that an unknown email gets
     the wait too (one row, aidant and device empty)."""
-    blocked = throttle.blocked_until_statement(keys, now).scalar_subquery().label("blocked_until")
+    blocked = (sa.select(sa.func.max(Throttle.blocked_until))
+               .where(Throttle.key.in_(sa.bindparam("keys", expanding=True)),
+                      Throttle.blocked_until > sa.bindparam("now"))
+               .scalar_subquery().label("blocked_until"))
     anchor = sa.select(blocked).subquery("wait")
-    statement = (
+    return (
         sa.select(anchor.c.blocked_until, Aidant, TotpDevice)
         .select_from(anchor)
-        .outerjoin(Aidant, Aidant.email == normalise_email(email))
+        .outerjoin(Aidant, Aidant.email == sa.bindparam("email"))
         .outerjoin(TotpDevice, sa.and_(TotpDevice.aidant_id == Aidant.id, TotpDevice.status == "active"))
         .order_by(TotpDevice.id)
     )
-    rows = db.session().execute(statement).all()
+
+
+_SIGN_IN_READ = _sign_in_read_statement()
+
+
+def _sign_in_read(email: str, keys: list[str], now: dt.datetime) -> tuple[int, Aidant | None, list[TotpDevice]]:
+    """What a sign-in reads, in one round trip: the seconds its throttle keys must still wait
+    (as ``throttle.longest_wait``), the aidant by email and their usable devices."""
+    rows = db.session().execute(_SIGN_IN_READ, {"keys": keys, "now": now, "email": normalise_email(email)}).all()
     wait = throttle.seconds_until(rows[0][0], now) if rows else 0
     aidant = rows[0][1] if rows else None
     return wait, aidant, [device for _blocked, _aidant, device in rows if device is not None]
@@ -114,6 +127,10 @@ def browser_hash(binding: str) -> str:
     return crypto.hash_token(binding)
 
 
+#: The link's INSERT, built once: its values come as parameters.
+_INSERT_LINK = sa.insert(LoginLink)
+
+
 def request_login(email: str, code: str, client_ip: str, now: dt.datetime, next_url: str = "",
                   binding: str = "") -> LoginAttempt:
     """Check email + code; on success create a one-time link (5 minutes, single use) for this browser.
@@ -138,11 +155,11 @@ def request_login(email: str, code: str, client_ip: str, now: dt.datetime, next_
     ttl: dt.timedelta = current_app.config["LOGIN_LINK_TTL"]
     # A plain INSERT on the request's connection (same transaction): nothing reads the link back as an object,
     # and the unit of work's bookkeeping cost more than the statement.
-    db.session().connection().execute(sa.insert(LoginLink).values(
-        token_hash=crypto.hash_token(token), aidant_id=aidant.id, device_id=device.id,
-        next_url=next_url[:500], created_at=now, expires_at=now + ttl,
-        browser_hash=browser_hash(binding) if binding else None,
-    ))
+    db.session().connection().execute(_INSERT_LINK, {
+        "token_hash": crypto.hash_token(token), "aidant_id": aidant.id, "device_id": device.id,
+        "next_url": next_url[:500], "created_at": now, "expires_at": now + ttl,
+        "browser_hash": browser_hash(binding) if binding else None,
+    })
     return LoginAttempt(aidant=aidant, link_token=token)
 
 

@@ -11,7 +11,7 @@ from aidants.accounts import devices
 from aidants.accounts import services as accounts
 from aidants.accounts.forms import CardForm, CodeForm, ConfirmForm, LoginForm
 from aidants.mandats import queries as mandat_queries
-from aidants.outbox.services import enqueue_mail
+from aidants.outbox.services import queue_mail
 from aidants.security import crypto
 from aidants.web import client_ip, external_url, login_required, render_error, safe_next, sensitive
 
@@ -47,9 +47,9 @@ def login() -> str | Response | tuple[str, int]:
     if attempt.ok and attempt.aidant is not None and attempt.link_token is not None:
         # Queued in the same transaction as the link itself: both or neither (a worker sends it).
         link = external_url("accounts.login_link", token=attempt.link_token)
-        enqueue_mail(attempt.aidant.email, "Votre lien de connexion à Aidants Connect",
-                     render_template("auth/login_email.txt", aidant=attempt.aidant, link=link), now=now,
-                     kind="login_link")
+        queue_mail(attempt.aidant.email, "Votre lien de connexion à Aidants Connect",
+                   render_template("auth/login_email.txt", aidant=attempt.aidant, link=link), now=now,
+                   kind="login_link")
     if attempt.retry_after:
         return render_template("auth/login.html", form=form, retry_after=attempt.retry_after), 429
     if not attempt.ok or attempt.aidant is None or attempt.link_token is None:

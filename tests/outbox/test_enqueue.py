@@ -7,7 +7,7 @@ from flask import Flask
 
 from aidants import clock, db
 from aidants.outbox.models import PENDING, OutboxMessage
-from aidants.outbox.services import enqueue_mail
+from aidants.outbox.services import NUDGE, enqueue_mail, queue_mail
 
 
 def _count(app: Flask) -> int:
@@ -35,3 +35,25 @@ def test_request_boundary_commits_below_400_and_rolls_back_otherwise(app: Flask)
     assert _count(app) == 0
     assert client.get("/_t/ok").status_code == 200
     assert _count(app) == 1
+
+
+def test_queued_mail_lives_and_dies_with_the_request(app: Flask) -> None:
+    """``queue_mail`` (the sign-in's Core INSERT) writes what ``enqueue_mail`` writes, in the same transaction."""
+    def write(status: int) -> tuple[str, int]:
+        queue_mail("a@example.org", f"statut {status}", "Corps", now=clock.now(), kind="login_link")
+        assert db.session().info[NUDGE] is True  # its commit may wake a worker
+        return "", status
+
+    app.add_url_rule("/_t/queue_ok", "tq_ok", lambda: write(200))
+    app.add_url_rule("/_t/queue_refused", "tq_refused", lambda: write(422))
+    client = app.test_client()
+    assert client.get("/_t/queue_refused").status_code == 422
+    assert _count(app) == 0
+    assert client.get("/_t/queue_ok").status_code == 200
+    with app.app_context():
+        message = db.session().scalars(sa.select(OutboxMessage)).one()
+        assert (message.kind, message.recipient, message.subject, message.body) == (
+            "login_link", "a@example.org", "statut 200", "Corps")
+        assert message.key.startswith("login_link:") and len(message.key) == len("login_link:") + 32
+        assert message.status == PENDING and message.attempts == 0
+        assert message.is_due(clock.now())
