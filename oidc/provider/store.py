@@ -155,8 +155,20 @@ _REVOKE_TOKENS = Compiled(
     .values(revoked_at=sa.bindparam("now"))
 )
 
-_ACTIVE_AUTORISATION = sa.and_(
-    _AUTORISATION.c.revoked_at.is_(None), _AUTORISATION.c.expires_at > sa.bindparam("now"))
+_ERASED_USAGER = _USAGER.alias("erased_usager")
+
+
+def _active(autorisation: Any) -> sa.ColumnElement[bool]:
+    """The provider's copy of ``mandats.queries``' "usable now" rule, for its compiled statements: not revoked,
+    not expired, and its usager not erased (an erased usager's identity is never handed out, whatever the
+    autorisation says). The erasure is read by primary key, so the rule stands in any statement, joined to the
+    usager or not."""
+    return sa.and_(
+        autorisation.c.revoked_at.is_(None), autorisation.c.expires_at > sa.bindparam("now"),
+        ~sa.exists().where(_ERASED_USAGER.c.id == autorisation.c.usager_id, _ERASED_USAGER.c.erased_at.is_not(None)))
+
+
+_ACTIVE_AUTORISATION = _active(_AUTORISATION)
 
 _IDENTITY = Compiled(
     sa.select(*_USAGER_COLUMNS, _ORGANISATION.c.siret)
@@ -179,8 +191,7 @@ _TOKEN_FOR_CLAIM = sa.insert(_TOKEN).from_select(
               sa.bindparam("now", type_=_TOKEN.c.created_at.type),
               sa.bindparam("token_expires_at", type_=_TOKEN.c.expires_at.type))
     .select_from(_CLAIMED.join(_CLAIM_ACTIVE, _CLAIM_ACTIVE.c.id == _CLAIMED.c.autorisation_id))
-    .where(_CLAIMED.c.expires_at > sa.bindparam("now"), _CLAIM_ACTIVE.c.revoked_at.is_(None),
-           _CLAIM_ACTIVE.c.expires_at > sa.bindparam("now")),
+    .where(_CLAIMED.c.expires_at > sa.bindparam("now"), _active(_CLAIM_ACTIVE)),
 ).returning(_TOKEN.c.id).cte("issued")
 _CLAIM_WITH_IDENTITY = Compiled(
     sa.select(*[_CLAIMED.c[column.name] for column in _CODE_COLUMNS], *_USAGER_COLUMNS, _ORGANISATION.c.siret,

@@ -12,6 +12,7 @@ from aidants import db
 from aidants.journal.models import JournalEntry
 from aidants.mandats.models import Autorisation
 from aidants.security import jose
+from aidants.usagers.models import Usager
 from tests.factories import make_aidant, sign_in
 from tests.oidc.provider_helpers import (
     LOGOUT_URI,
@@ -235,6 +236,29 @@ def test_revocation_after_token_stops_userinfo(signed_in, world, fixed_clock):
     response = signed_in.get("/userinfo", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
     assert len(uses()) == 1
+
+
+def erase_usager(world, now) -> None:
+    """The usager's erasure as the provider sees it: the row marked erased (the autorisations left as they were)."""
+    db.session().execute(sa.update(Usager).where(Usager.id == world.mandat.usager_id).values(erased_at=now))
+    db.commit()
+
+
+def test_an_erased_usager_is_handed_out_neither_at_token_nor_at_userinfo(signed_in, world, fixed_clock):
+    code = get_code(signed_in, world)
+    token = token_request(signed_in, world, code).get_json()["access_token"]
+    second = get_code(signed_in, world, nonce="erased-12345678901234567")
+    erase_usager(world, fixed_clock.now())
+    refused = token_request(signed_in, world, second)
+    assert refused.status_code == 400 and refused.get_json()["error"] == "invalid_grant"
+    assert signed_in.get("/userinfo", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert len(uses()) == 1
+
+
+def test_an_erased_usager_is_not_offered(signed_in, world, fixed_clock):
+    erase_usager(world, fixed_clock.now())
+    response = signed_in.get("/authorize", query_string=auth_params(world))
+    assert redirect_params(response.location)["error"] == "access_denied"
 
 
 def test_expired_mandate_is_not_offered(signed_in, world, fixed_clock):
