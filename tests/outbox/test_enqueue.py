@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from flask import Flask
 
@@ -28,12 +30,17 @@ def test_request_boundary_commits_below_400_and_rolls_back_otherwise(app: Flask)
         enqueue_mail("a@example.org", f"statut {status}", "Corps", now=clock.now())
         return "", status
 
-    app.add_url_rule("/_t/ok", "t_ok", lambda: write(200))
-    app.add_url_rule("/_t/refused", "t_refused", lambda: write(422))
+    _assert_commits_only_below_400(app, write, "t")
+
+
+def _assert_commits_only_below_400(app: Flask, write: Callable[[int], tuple[str, int]], name: str) -> None:
+    """A request that writes a message and answers 422 leaves no row; one that answers 200 leaves one."""
+    app.add_url_rule(f"/_{name}/ok", f"{name}_ok", lambda: write(200))
+    app.add_url_rule(f"/_{name}/refused", f"{name}_refused", lambda: write(422))
     client = app.test_client()
-    assert client.get("/_t/refused").status_code == 422
+    assert client.get(f"/_{name}/refused").status_code == 422
     assert _count(app) == 0
-    assert client.get("/_t/ok").status_code == 200
+    assert client.get(f"/_{name}/ok").status_code == 200
     assert _count(app) == 1
 
 
@@ -44,12 +51,7 @@ def test_queued_mail_lives_and_dies_with_the_request(app: Flask) -> None:
         assert db.session().info[NUDGE] is True  # its commit may wake a worker
         return "", status
 
-    app.add_url_rule("/_t/queue_ok", "tq_ok", lambda: write(200))
-    app.add_url_rule("/_t/queue_refused", "tq_refused", lambda: write(422))
-    client = app.test_client()
-    assert client.get("/_t/queue_refused").status_code == 422
-    assert _count(app) == 0
-    assert client.get("/_t/queue_ok").status_code == 200
+    _assert_commits_only_below_400(app, write, "tq")
     with app.app_context():
         message = db.session().scalars(sa.select(OutboxMessage)).one()
         assert (message.kind, message.recipient, message.subject, message.body) == (
