@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from aidants import db
 from aidants.accounts import devices, throttle
-from aidants.accounts.models import Aidant, AidantSession, LoginLink, Throttle, TotpDevice
+from aidants.accounts.models import Aidant, AidantSession, LoginLink, TotpDevice
 from aidants.journal import services as journal
 from aidants.organisations.models import Organisation
 from aidants.security import crypto
@@ -44,10 +44,7 @@ def _sign_in_read_statement() -> sa.Select[Any]:
 
     The statement starts from the throttle's answer and joins the aidant to it, so that an unknown email gets
     the wait too (one row, aidant and device empty)."""
-    blocked = (sa.select(sa.func.max(Throttle.blocked_until))
-               .where(Throttle.key.in_(sa.bindparam("keys", expanding=True)),
-                      Throttle.blocked_until > sa.bindparam("now"))
-               .scalar_subquery().label("blocked_until"))
+    blocked = throttle.BLOCKED_UNTIL.scalar_subquery().label("blocked_until")
     anchor = sa.select(blocked).subquery("wait")
     return (
         sa.select(anchor.c.blocked_until, Aidant, TotpDevice)
